@@ -1,0 +1,137 @@
+"""Runtime settings shared by every chapter: device, seeds, fast mode, threads, versions.
+
+This is the bottom of the package: it imports nothing else from ``sft_helpers``.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import random
+import sys
+from importlib import metadata
+from typing import Any, TypeVar
+
+import numpy as np
+import torch
+
+T = TypeVar("T")
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"", "0", "false", "no", "off"}
+_VALID_DEVICES = ("cpu", "cuda", "mps")
+
+
+def fast_mode() -> bool:
+    """True when ``SFT_FAST`` is set to 1/true/yes: every notebook shrinks its sizes."""
+    value = os.environ.get("SFT_FAST", "").strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ValueError(
+        f"SFT_FAST={value!r} is not understood: set it to 1 (fast mode) or 0 (full mode)."
+    )
+
+
+def pick(fast: T, full: T) -> T:
+    """Return ``fast`` in fast mode and ``full`` otherwise (for notebook parameters)."""
+    return fast if fast_mode() else full
+
+
+def get_device() -> torch.device:
+    """The best available device: CUDA, then Apple MPS, then CPU.
+
+    ``SFT_DEVICE=cpu|cuda|mps`` overrides the choice (for example to compare speeds).
+    """
+    wanted = os.environ.get("SFT_DEVICE", "").strip().lower()
+    if wanted:
+        if wanted.split(":")[0] not in _VALID_DEVICES:
+            raise ValueError(
+                f"SFT_DEVICE={wanted!r} is not a device: use one of {', '.join(_VALID_DEVICES)}."
+            )
+        if wanted.startswith("cuda") and not torch.cuda.is_available():
+            raise ValueError("SFT_DEVICE asks for cuda but torch sees no CUDA GPU; unset SFT_DEVICE.")
+        if wanted == "mps" and not _mps_available():
+            raise ValueError("SFT_DEVICE asks for mps but this torch has no MPS support; unset SFT_DEVICE.")
+        return torch.device(wanted)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if _mps_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def _mps_available() -> bool:
+    backend = getattr(torch.backends, "mps", None)
+    return bool(backend is not None and backend.is_available())
+
+
+def seed_everything(seed: int, deterministic: bool = True) -> torch.Generator:
+    """Seed Python, NumPy and torch; with ``deterministic`` ask torch for deterministic kernels.
+
+    Returns a ``torch.Generator`` seeded with ``seed`` for code that wants its own stream.
+    """
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int, got {seed!r}.")
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    if torch.cuda.is_available():
+        torch.cuda.manual_seed_all(seed)
+    if deterministic:
+        # warn_only: a few CUDA kernels have no deterministic version; CPU ones all do.
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    generator = torch.Generator()
+    generator.manual_seed(seed)
+    return generator
+
+
+def set_threads(n: int | None = None) -> int:
+    """Set torch's intra-op threads (default: ``SFT_THREADS`` or all cores); returns the number."""
+    if n is None:
+        env = os.environ.get("SFT_THREADS", "").strip()
+        n = int(env) if env else (os.cpu_count() or 1)
+    if not isinstance(n, int) or n < 1:
+        raise ValueError(f"threads must be a positive int, got {n!r}.")
+    torch.set_num_threads(n)
+    return n
+
+
+def package_version(name: str) -> str | None:
+    """The installed version of a distribution, or None when it is not installed."""
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+REPORTED_PACKAGES = (
+    "torch",
+    "transformers",
+    "datasets",
+    "tokenizers",
+    "accelerate",
+    "peft",
+    "seqeval",
+    "scikit-learn",
+    "matplotlib",
+    "ipywidgets",
+    "papermill",
+)
+
+
+def environment_report() -> dict[str, Any]:
+    """Python, platform, device, threads and library versions, as a dict (printed by chapters)."""
+    report: dict[str, Any] = {
+        "python": sys.version.split()[0],
+        "platform": platform.platform(terse=True),
+        "device": str(get_device()),
+        "torch_threads": torch.get_num_threads(),
+        "cpu_count": os.cpu_count(),
+        "fast_mode": fast_mode(),
+    }
+    for name in REPORTED_PACKAGES:
+        report[name] = package_version(name) or "not installed"
+    return report
