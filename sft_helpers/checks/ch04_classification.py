@@ -1,0 +1,3 @@
+"""Exercise checks: ch04_classification (being written)."""
+
+__all__: list[str] = []

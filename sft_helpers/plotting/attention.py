@@ -1,0 +1,3 @@
+"""Plots: attention (being written)."""
+
+__all__: list[str] = []

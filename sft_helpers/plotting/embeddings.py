@@ -1,0 +1,3 @@
+"""Plots: embeddings (being written)."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""Plots: training (being written)."""
+
+__all__: list[str] = []
