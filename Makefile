@@ -1,0 +1,34 @@
+# Every target is a thin wrapper over `python -m sft_helpers ...`, so the same commands work
+# without make (for example on Windows): replace `make X` with `python -m sft_helpers X`.
+PYTHON ?= python3
+SUBMISSIONS ?= submissions
+GRADES ?= grades.csv
+
+.PHONY: setup course notebooks test lab doctor exercises grade bench
+
+setup:      ## create .venv, install the pinned packages, register the Jupyter kernel
+	$(PYTHON) -m sft_helpers setup
+
+course:     ## execute every notebook headless and print the results table (SFT_FAST=1 for a quick pass)
+	$(PYTHON) -m sft_helpers course
+
+notebooks:  ## re-execute the solution notebooks in full mode and store their outputs
+	$(PYTHON) -m sft_helpers notebooks
+
+test:       ## ruff + pytest (unit tests, notebooks in fast mode, exercises in sync)
+	$(PYTHON) -m sft_helpers test
+
+lab:        ## JupyterLab on the course
+	$(PYTHON) -m sft_helpers lab
+
+doctor:     ## check the installation
+	$(PYTHON) -m sft_helpers doctor
+
+exercises:  ## regenerate exercises/ from notebooks/
+	$(PYTHON) -m sft_helpers exercises build
+
+grade:      ## grade a folder of submissions: make grade SUBMISSIONS=folder GRADES=grades.csv
+	$(PYTHON) -m sft_helpers grade $(SUBMISSIONS) --out $(GRADES)
+
+bench:      ## run the benchmark scripts (they need ../shared/benchmarks for real data)
+	$(PYTHON) -m sft_helpers bench

@@ -1,0 +1,214 @@
+"""Run the course: execute notebooks headless with papermill and report what they computed.
+
+``run_course`` writes executed copies under ``build/`` (never touching ``notebooks/``) and
+prints a table of seconds, peak memory and the key results each notebook recorded with
+``sft_helpers.results.record``. ``refresh_solution_notebooks`` re-executes the solution
+notebooks in full mode and stores their outputs back, without papermill's run metadata.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import psutil
+
+from sft_helpers.results import read_results
+from sft_helpers.setup_env import REPO_ROOT
+
+NOTEBOOK_DIR = REPO_ROOT / "notebooks"
+BUILD_DIR = REPO_ROOT / "build"
+BENCH_DIR = REPO_ROOT / "bench"
+KERNEL_NAME = "python3"  # inside the course's Python, the native kernel is that Python
+
+
+def list_notebooks(names: list[str] | None = None, folder: Path = NOTEBOOK_DIR) -> list[Path]:
+    """Notebooks in chapter order; ``names`` keeps those whose file name starts with one of them."""
+    found = sorted(p for p in folder.glob("[0-9][0-9]_*.ipynb"))
+    if names:
+        chosen = [p for p in found if any(p.name.startswith(n) or p.stem == n for n in names)]
+        unknown = [n for n in names if not any(p.name.startswith(n) or p.stem == n for p in found)]
+        if unknown:
+            raise SystemExit(
+                f"No notebook matches {unknown}; available: {', '.join(p.stem for p in found)}."
+            )
+        return chosen
+    return found
+
+
+@dataclass
+class NotebookRun:
+    """Outcome of one executed notebook."""
+
+    name: str
+    ok: bool
+    seconds: float
+    peak_mb: float
+    results: dict[str, Any] = field(default_factory=dict)
+    error: str = ""
+
+
+class _PeakMemory:
+    """Polls the resident memory of this process's children (the kernel) in a thread."""
+
+    def __init__(self, interval: float = 0.2) -> None:
+        self.interval = interval
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+
+    def _poll(self) -> None:
+        me = psutil.Process()
+        while not self._stop.is_set():
+            total = 0
+            for child in me.children(recursive=True):
+                try:
+                    total += child.memory_info().rss
+                except psutil.Error:
+                    pass
+            self.peak = max(self.peak, total)
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> _PeakMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def execute_notebook(
+    source: Path, target: Path, fast: bool, results_file: Path, parameters: dict | None = None
+) -> NotebookRun:
+    """Execute ``source`` with papermill into ``target``; collect timings and recorded results."""
+    import papermill as pm
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    results_file.parent.mkdir(parents=True, exist_ok=True)
+    results_file.unlink(missing_ok=True)
+    env_backup = dict(os.environ)
+    os.environ["SFT_FAST"] = "1" if fast else "0"
+    os.environ["SFT_RESULTS_FILE"] = str(results_file)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+    start = time.perf_counter()
+    error = ""
+    try:
+        with _PeakMemory() as memory:
+            pm.execute_notebook(
+                str(source),
+                str(target),
+                parameters=parameters or {},
+                kernel_name=KERNEL_NAME,
+                cwd=str(source.parent),
+                progress_bar=False,
+                log_output=False,
+            )
+    except Exception as exc:  # papermill raises PapermillExecutionError with the cell's error
+        error = f"{type(exc).__name__}: {str(exc).strip().splitlines()[-1] if str(exc).strip() else exc!r}"
+    finally:
+        os.environ.clear()
+        os.environ.update(env_backup)
+    seconds = time.perf_counter() - start
+    results = read_results(results_file) if results_file.exists() else {}
+    return NotebookRun(source.stem, not error, seconds, memory.peak / 2**20, results, error)
+
+
+def _format_results(results: dict[str, Any], width: int = 70) -> str:
+    parts = []
+    for key, value in results.items():
+        parts.append(f"{key}={value:.4g}" if isinstance(value, float) else f"{key}={value}")
+    text = ", ".join(parts)
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def print_table(runs: list[NotebookRun]) -> None:
+    """The course's summary table: notebook, status, seconds, peak memory, key results."""
+    header = f"{'notebook':32} {'status':6} {'seconds':>8} {'peak MB':>8}  key results"
+    print(header)
+    print("-" * len(header))
+    for run in runs:
+        status = "ok" if run.ok else "FAILED"
+        print(f"{run.name:32} {status:6} {run.seconds:8.1f} {run.peak_mb:8.0f}  {_format_results(run.results)}")
+    for run in runs:
+        if not run.ok:
+            print(f"\n{run.name} failed: {run.error}")
+
+
+def run_course(names: list[str] | None = None, fast: bool | None = None) -> int:
+    """Execute every notebook in order into ``build/``; print the table; 0 when all succeed."""
+    if fast is None:
+        from sft_helpers.runtime import fast_mode
+
+        fast = fast_mode()
+    mode = "fast" if fast else "full"
+    notebooks = list_notebooks(names)
+    print(f"Running {len(notebooks)} notebooks in {mode} mode; executed copies go to build/notebooks/.")
+    runs = []
+    for nb in notebooks:
+        print(f"  {nb.stem} ...", flush=True)
+        run = execute_notebook(
+            nb, BUILD_DIR / "notebooks" / nb.name, fast, BUILD_DIR / "results" / mode / f"{nb.stem}.json"
+        )
+        print(f"  {nb.stem}: {'ok' if run.ok else 'FAILED'} in {run.seconds:.0f} s", flush=True)
+        runs.append(run)
+    print()
+    print_table(runs)
+    summary = {r.name: {"ok": r.ok, "seconds": round(r.seconds, 1), "peak_mb": round(r.peak_mb), **r.results}
+               for r in runs}
+    (BUILD_DIR / f"course_{mode}.json").write_text(json.dumps(summary, indent=1, sort_keys=True))
+    return 0 if all(r.ok for r in runs) else 1
+
+
+def strip_run_metadata(path: Path) -> None:
+    """Remove papermill's and the kernel's run metadata so stored notebooks diff cleanly."""
+    nb = nbformat.read(path, as_version=4)
+    nb.metadata.pop("papermill", None)
+    nb.metadata.pop("widgets", None)
+    for cell in nb.cells:
+        cell.metadata.pop("papermill", None)
+        cell.metadata.pop("execution", None)
+        if cell.cell_type == "code":
+            for output in cell.get("outputs", []):
+                output.get("metadata", {}).pop("papermill", None)
+    nbformat.write(nb, path)
+
+
+def refresh_solution_notebooks(names: list[str] | None = None) -> int:
+    """Re-execute solution notebooks in full mode and write their outputs back into notebooks/."""
+    runs = []
+    for nb in list_notebooks(names):
+        print(f"  {nb.stem} (full mode) ...", flush=True)
+        tmp = BUILD_DIR / "refresh" / nb.name
+        run = execute_notebook(nb, tmp, False, BUILD_DIR / "results" / "full" / f"{nb.stem}.json")
+        runs.append(run)
+        if run.ok:
+            strip_run_metadata(tmp)
+            nb.write_bytes(tmp.read_bytes())
+        else:
+            print(f"  {nb.stem} failed, left unchanged: {run.error}")
+    print_table(runs)
+    return 0 if all(r.ok for r in runs) else 1
+
+
+def run_benchmarks(names: list[str] | None = None, quick: bool = False) -> int:
+    """Run the scripts in bench/ one after another (they print JSON lines)."""
+    scripts = sorted(BENCH_DIR.glob("*.py"))
+    if names:
+        scripts = [s for s in scripts if s.stem in names]
+    code = 0
+    for script in scripts:
+        print(f"# {script.name}", flush=True)
+        cmd = [sys.executable, str(script)] + (["--quick"] if quick else [])
+        code |= subprocess.call(cmd, cwd=REPO_ROOT)
+    return code

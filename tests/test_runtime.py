@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+import pytest
+import torch
+
+from sft_helpers import runtime
+
+
+def test_fast_mode_reads_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SFT_FAST", "1")
+    assert runtime.fast_mode() and runtime.pick(1, 2) == 1
+    monkeypatch.setenv("SFT_FAST", "0")
+    assert not runtime.fast_mode() and runtime.pick(1, 2) == 2
+    monkeypatch.setenv("SFT_FAST", "maybe")
+    with pytest.raises(ValueError, match="SFT_FAST"):
+        runtime.fast_mode()
+
+
+def test_device_override_and_validation(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SFT_DEVICE", "cpu")
+    assert runtime.get_device() == torch.device("cpu")
+    monkeypatch.setenv("SFT_DEVICE", "tpu")
+    with pytest.raises(ValueError, match="not a device"):
+        runtime.get_device()
+    if not torch.cuda.is_available():
+        monkeypatch.setenv("SFT_DEVICE", "cuda")
+        with pytest.raises(ValueError, match="no CUDA"):
+            runtime.get_device()
+
+
+def test_seed_everything_makes_random_streams_repeatable() -> None:
+    runtime.seed_everything(3)
+    a = torch.randn(5)
+    runtime.seed_everything(3)
+    assert torch.equal(a, torch.randn(5))
+    with pytest.raises(ValueError):
+        runtime.seed_everything(-1)
+
+
+def test_threads_and_report() -> None:
+    before = torch.get_num_threads()
+    try:
+        assert runtime.set_threads(1) == 1 and torch.get_num_threads() == 1
+        with pytest.raises(ValueError):
+            runtime.set_threads(0)
+    finally:
+        torch.set_num_threads(before)
+    report = runtime.environment_report()
+    assert report["torch"].startswith("2.") and report["device"] in {"cpu", "cuda", "mps"}
