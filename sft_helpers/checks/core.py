@@ -423,9 +423,13 @@ class _Watch:
 
 
 def _run_with_alarm(target: Callable[[], Any], watch: _Watch, limit: float) -> Any:
-    def on_alarm(signum: int, frame: Any) -> None:
-        raise CheckTimeout()
+    armed = [True]
 
+    def on_alarm(signum: int, frame: Any) -> None:
+        if armed[0]:
+            raise CheckTimeout()
+
+    watch.deadline += 0.25  # the alarm comes first; the trace is the fallback
     old_handler = signal.signal(signal.SIGALRM, on_alarm)
     old_timer = signal.setitimer(signal.ITIMER_REAL, limit)
     old_trace = sys.gettrace()
@@ -433,8 +437,9 @@ def _run_with_alarm(target: Callable[[], Any], watch: _Watch, limit: float) -> A
     try:
         return target()
     finally:
-        sys.settrace(old_trace)
+        armed[0] = False
         signal.setitimer(signal.ITIMER_REAL, 0)
+        sys.settrace(old_trace)
         signal.signal(signal.SIGALRM, old_handler)
         if old_timer[0] > 0:  # an outer timer was running: give it back what is left of it
             signal.setitimer(signal.ITIMER_REAL, max(old_timer[0] - limit, 1e-3), old_timer[1])
@@ -707,12 +712,10 @@ def compare_tensors(
         text = f"your {name} has shape {got_shape} but {exp_shape} was expected"
         if sorted(got_shape) == sorted(exp_shape):
             text += ": the same sizes in another order, is a transpose or permute missing or swapped?"
+        elif len(got_shape) != len(exp_shape):
+            text += f": {len(got_shape)} dimensions instead of {len(exp_shape)}, check the axis of a sum/mean, a squeeze/unsqueeze or keepdim"
         elif got.numel() == expected.numel():
             text += ": the same number of elements, check the view/reshape"
-        elif len(got_shape) != len(exp_shape):
-            text += (
-                f": {len(got_shape)} dimensions instead of {len(exp_shape)}, check a sum/mean/squeeze axis"
-            )
         return text
     if got.dtype != expected.dtype:
         text = f"your {name} has dtype {got.dtype} but {expected.dtype} was expected"
