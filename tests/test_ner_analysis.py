@@ -1,0 +1,88 @@
+"""Word-level NER prediction and the error analysis helpers."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from sft_helpers.ner_analysis import (
+    entity_strings,
+    error_breakdown,
+    predict_word_tags,
+    seen_unseen_recall,
+    type_of,
+)
+from sft_helpers.spans import word_tags_from_subwords
+
+LABELS = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]
+
+
+def test_error_breakdown_kinds():
+    true = [["B-PER", "I-PER", "O", "B-LOC", "O", "B-PER", "O", "O"], ["B-LOC", "O"]]
+    pred = [["B-PER", "O", "O", "B-PER", "O", "B-PER", "O", "B-LOC"], ["B-LOC", "O"]]
+    result = error_breakdown(true, pred)
+    assert result["counts"] == {
+        "correct": 2,
+        "type error": 1,
+        "boundary error": 1,
+        "boundary and type": 0,
+        "missed": 0,
+        "spurious": 1,
+    }
+    assert result["examples"]["type error"] == [(0, ("LOC", 3, 4), ("PER", 3, 4))]
+    both = error_breakdown([["B-PER", "I-PER"]], [["B-LOC", "O"]])["counts"]
+    assert both["boundary and type"] == 1
+    assert error_breakdown([["B-PER"]], [["O"]])["counts"]["missed"] == 1
+    with pytest.raises(ValueError, match="sentence 0"):
+        error_breakdown([["O"]], [["O", "O"]])
+
+
+def test_seen_unseen_and_strings():
+    train_words = [["Maria", "Costa", "went", "to", "Lisbon"]]
+    train_tags = [["B-PER", "I-PER", "O", "O", "B-LOC"]]
+    names = entity_strings(train_words, train_tags)
+    assert names == {"Maria Costa", "Lisbon"}
+    words = [["Maria", "Costa", "met", "Ana", "Reid"]]
+    true = [["B-PER", "I-PER", "O", "B-PER", "I-PER"]]
+    pred = [["B-PER", "I-PER", "O", "O", "O"]]
+    assert seen_unseen_recall(words, true, pred, names) == {
+        "seen": {"entities": 1, "recall": 1.0},
+        "unseen": {"entities": 1, "recall": 0.0},
+    }
+    assert type_of("I-MISC") == "MISC" and type_of("O") == "O"
+
+
+def test_predict_word_tags_matches_a_manual_first_subword_pass():
+    from transformers import AutoTokenizer, BertConfig, BertForTokenClassification
+
+    from sft_helpers.models import bundled_encoder_path
+
+    tokenizer = AutoTokenizer.from_pretrained(str(bundled_encoder_path()), local_files_only=True)
+    config = BertConfig(
+        vocab_size=tokenizer.vocab_size,
+        hidden_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=32,
+        num_labels=len(LABELS),
+        id2label=dict(enumerate(LABELS)),
+        label2id={n: i for i, n in enumerate(LABELS)},
+    )
+    torch.manual_seed(0)
+    model = BertForTokenClassification(config).eval()
+    sentences = [
+        ["Schwarzenegger", "visited", "Kowalczykowo"],
+        ["a"],
+        ["Maria", "Costa", "flew", "to", "Lisbon", "."],
+    ]
+    got = predict_word_tags(model, tokenizer, sentences, batch_size=2)
+    for words, tags in zip(sentences, got, strict=True):
+        enc = tokenizer(words, is_split_into_words=True, return_tensors="pt")
+        with torch.no_grad():
+            best = model(**enc).logits[0].argmax(-1).tolist()
+        assert tags == word_tags_from_subwords(enc.word_ids(), [LABELS[i] for i in best])
+        assert len(tags) == len(words)
+    truncated = predict_word_tags(model, tokenizer, [["w"] * 10], max_length=5)
+    assert truncated[0][3:] == ["O"] * 7
+    with pytest.raises(TypeError, match="list of word strings"):
+        predict_word_tags(model, tokenizer, ["a sentence"])
