@@ -1,0 +1,69 @@
+"""Loading a data set from the Hugging Face hub (online only), normalised to the course's schema."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+_PATH_HINTS = (".csv", ".tsv", ".jsonl", ".json", ".txt", ".conll", ".iob", ".iob2", ".bio")
+_TRUE = {"1", "true", "yes", "on"}
+
+
+class HubUnavailableError(ConnectionError):
+    """A hub data set was asked for but cannot be downloaded (offline, or no such data set)."""
+
+
+def looks_like_path(source: str) -> bool:
+    """True when ``source`` is clearly meant as a local path rather than a hub id like ``user/name``."""
+    return (
+        source.startswith((".", "/", "~"))
+        or "\\" in source
+        or source.count("/") > 1
+        or source.lower().endswith(_PATH_HINTS)
+        or (len(source) > 1 and source[1] == ":")  # C:...
+    )
+
+
+def _offline() -> bool:
+    return any(
+        os.environ.get(v, "").strip().lower() in _TRUE for v in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")
+    )
+
+
+def load_from_hub(name: str, task: str):
+    """``datasets.load_dataset(name)`` with the columns renamed to the course's schema.
+
+    ``task`` is ``"classification"`` (keeps ``text``/``sentence`` as ``text`` and ``label``)
+    or ``"ner"`` (keeps ``tokens`` and ``ner_tags``). Raises :class:`HubUnavailableError`
+    with a clear message when the network or the data set is not reachable.
+    """
+    advice = (
+        f"Loading {name!r} from the Hugging Face hub needs the network. Offline, use source='bundled' "
+        f"(the course's own data) or a local folder/file. (No file or folder named {str(Path(name).resolve())!r} "
+        "exists either.)"
+    )
+    if _offline():
+        raise HubUnavailableError(advice + " HF_HUB_OFFLINE/HF_DATASETS_OFFLINE is set.")
+    import datasets
+
+    try:
+        loaded = datasets.load_dataset(name)
+    except Exception as err:  # noqa: BLE001 - any download failure gets the same clear advice
+        raise HubUnavailableError(f"{advice} The hub said: {type(err).__name__}: {err}") from err
+    if not isinstance(loaded, datasets.DatasetDict):
+        raise ValueError(
+            f"{name!r} did not load as a DatasetDict with splits; load it yourself and pass a folder."
+        )
+    keep = ("text", "label") if task == "classification" else ("tokens", "ner_tags")
+    out = {}
+    for split, ds in loaded.items():
+        if task == "classification" and "text" not in ds.column_names and "sentence" in ds.column_names:
+            ds = ds.rename_column("sentence", "text")
+        missing = [c for c in keep if c not in ds.column_names]
+        if missing:
+            raise ValueError(
+                f"hub data set {name!r}, split {split!r}, lacks the columns {missing} (it has {ds.column_names}); "
+                f"expected {list(keep)}."
+            )
+        out[split] = ds.select_columns(list(keep))
+    return datasets.DatasetDict(out)
