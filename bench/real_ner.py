@@ -1,0 +1,268 @@
+"""Chapter 5 on real data: fine-tune the bundled encoder for NER on CoNLL-2003 (or WNUT-17).
+
+Trains with ``sft_helpers.training`` on ``train.txt`` (or a stated subset), evaluates on
+``valid.txt`` at word level (each word's first-subword prediction, seqeval strict IOB2:
+entity F1 overall and per type) and reports wall time and training throughput. With
+``--with-trainer`` it runs ``transformers.Trainer`` on the same data, model, batch order
+policy and hyper-parameters, evaluated by the same code, for a side-by-side comparison.
+
+Prints one JSON line per result. Skips cleanly (one JSON line, exit 0) when the benchmark
+folder is absent: ``$SFT_BENCHMARKS_DIR`` or ``<repo>/../shared/benchmarks``.
+
+    python bench/real_ner.py --quick                  # a few minutes on 2 CPU cores
+    python bench/real_ner.py --with-trainer           # the full run: all of train.txt, 1 epoch
+    python bench/real_ner.py --dataset wnut17 --epochs 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+DATASETS = {"conll2003": "conll2003", "wnut17": "wnut17"}
+
+
+def benchmarks_dir() -> Path:
+    """The shared benchmark folder: ``$SFT_BENCHMARKS_DIR`` or ``<repo>/../shared/benchmarks``."""
+    env = os.environ.get("SFT_BENCHMARKS_DIR")
+    if env:
+        return Path(env).expanduser()
+    return Path(__file__).resolve().parents[1].parent / "shared" / "benchmarks"
+
+
+def emit(record: dict[str, Any]) -> None:
+    print(json.dumps(record, sort_keys=False), flush=True)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--dataset", choices=sorted(DATASETS), default="conll2003")
+    parser.add_argument(
+        "--data-dir", type=Path, default=None, help="folder with the CoNLL files (default: shared)"
+    )
+    parser.add_argument(
+        "--max-train", type=int, default=None, help="first N training sentences (default: all)"
+    )
+    parser.add_argument(
+        "--max-eval", type=int, default=None, help="first N validation sentences (default: all)"
+    )
+    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--lr", type=float, default=1e-4)
+    parser.add_argument(
+        "--max-length", type=int, default=128, help="subword tokens per sentence (longer are cut)"
+    )
+    parser.add_argument(
+        "--no-group-by-length", action="store_true", help="random batches instead of length groups"
+    )
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--threads", type=int, default=None, help="torch threads (default: SFT_THREADS or all)"
+    )
+    parser.add_argument(
+        "--with-trainer", action="store_true", help="also run transformers.Trainer, same settings"
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="1,000 train / 300 validation sentences, 1 epoch"
+    )
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.max_train = args.max_train or 1000
+        args.max_eval = args.max_eval or 300
+    for name in ("max_train", "max_eval"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            parser.error(f"--{name.replace('_', '-')} must be a positive number of sentences")
+    return args
+
+
+def load_data(args: argparse.Namespace) -> Any:
+    from sft_helpers.data import load_ner
+
+    folder = args.data_dir or benchmarks_dir() / DATASETS[args.dataset]
+    if not folder.is_dir():
+        return None, folder
+    data = load_ner(folder)
+    if "train" not in data or "validation" not in data:
+        raise SystemExit(
+            f"{folder} needs a train file and a validation (valid/dev) file; found {sorted(data)}."
+        )
+    train, valid = data["train"], data["validation"]
+    if args.max_train:
+        train = train.select(range(min(args.max_train, len(train))))
+    if args.max_eval:
+        valid = valid.select(range(min(args.max_eval, len(valid))))
+    return (train, valid), folder
+
+
+def evaluate_words(
+    model: Any, tokenizer: Any, valid: Any, names: list[str], max_length: int
+) -> dict[str, Any]:
+    """Word-level entity scores (seqeval strict IOB2) of the model on the validation sentences."""
+    from sft_helpers.metrics import entity_scores, token_accuracy
+    from sft_helpers.ner_analysis import predict_word_tags
+
+    start = time.perf_counter()
+    pred = predict_word_tags(model, tokenizer, valid["tokens"], batch_size=64, max_length=max_length)
+    seconds = time.perf_counter() - start
+    true = [[names[i] for i in row] for row in valid["ner_tags"]]
+    scores = entity_scores(true, pred)
+    return {
+        "f1": round(scores["f1"], 4),
+        "precision": round(scores["precision"], 4),
+        "recall": round(scores["recall"], 4),
+        "token_accuracy": round(token_accuracy(true, pred), 4),
+        "per_type": {
+            k: {"f1": round(v["f1"], 4), "support": v["support"]} for k, v in scores["per_type"].items()
+        },
+        "eval_seconds": round(seconds, 2),
+    }
+
+
+def run_ours(args: argparse.Namespace, train_set: Any, names: list[str]) -> tuple[Any, dict[str, Any]]:
+    from sft_helpers.models import load_pretrained
+    from sft_helpers.tokenization import token_classification_collator
+    from sft_helpers.training import TrainConfig, train
+
+    model, tokenizer = load_pretrained("token-classification", labels=names, verbose=False)
+    config = TrainConfig(
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        warmup_ratio=0.1,
+        weight_decay=0.01,
+        max_grad_norm=1.0,
+        group_by_length=not args.no_group_by_length,
+        seed=args.seed,
+        load_best_at_end=False,
+        progress=False,
+        verbose=False,
+    )
+    result = train(model, train_set, None, config, collator=token_classification_collator(tokenizer))
+    return (model, tokenizer), {
+        "train_seconds": round(result.train_seconds, 2),
+        "examples_per_second": round(result.examples_per_second, 2),
+        "steps": result.steps,
+    }
+
+
+def run_trainer(args: argparse.Namespace, train_set: Any, names: list[str]) -> tuple[Any, dict[str, Any]]:
+    import tempfile
+
+    import torch
+    from transformers import Trainer, TrainingArguments
+
+    from sft_helpers.models import load_pretrained
+    from sft_helpers.tokenization import token_classification_collator
+
+    model, tokenizer = load_pretrained("token-classification", labels=names, verbose=False)
+    with tempfile.TemporaryDirectory() as out:
+        training_args = TrainingArguments(
+            output_dir=out,
+            num_train_epochs=args.epochs,
+            per_device_train_batch_size=args.batch_size,
+            learning_rate=args.lr,
+            warmup_steps=0.1,  # transformers 5: a float in [0, 1) is a ratio of all steps
+            weight_decay=0.01,
+            max_grad_norm=1.0,
+            lr_scheduler_type="linear",
+            train_sampling_strategy="random" if args.no_group_by_length else "group_by_length",
+            seed=args.seed,
+            eval_strategy="no",
+            save_strategy="no",
+            logging_strategy="no",
+            report_to=[],
+            disable_tqdm=True,
+            dataloader_num_workers=0,
+            use_cpu=not torch.cuda.is_available(),
+            bf16=torch.cuda.is_available() and torch.cuda.is_bf16_supported(),
+        )
+        trainer = Trainer(
+            model=model,
+            args=training_args,
+            train_dataset=train_set,
+            data_collator=token_classification_collator(tokenizer),
+        )
+        start = time.perf_counter()
+        with contextlib.redirect_stdout(sys.stderr):  # Trainer prints a summary dict: keep stdout JSON lines
+            output = trainer.train()
+        seconds = time.perf_counter() - start
+    return (trainer.model, tokenizer), {
+        "train_seconds": round(seconds, 2),
+        "examples_per_second": round(len(train_set) * args.epochs / seconds, 2),
+        "steps": int(output.global_step),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    base = {"bench": "real_ner", "dataset": args.dataset}
+    splits, folder = load_data(args)
+    if splits is None:
+        emit({**base, "skipped": True, "reason": f"benchmark folder {folder} is absent"})
+        return 0
+    import datasets
+
+    from sft_helpers import runtime
+    from sft_helpers.models import load_pretrained
+    from sft_helpers.tokenization import label_names_of, tokenize_and_align
+
+    datasets.disable_progress_bars()
+    threads = runtime.set_threads(args.threads)
+    runtime.seed_everything(args.seed)
+    train_words, valid = splits
+    names = label_names_of(train_words)
+    _, tokenizer = load_pretrained("token-classification", labels=names, verbose=False)
+    train_set = tokenize_and_align(train_words, tokenizer, max_length=args.max_length)
+    n_tokens = sum(len(x) for x in train_set["input_ids"])
+    settings = {
+        "train_sentences": len(train_set),
+        "train_subword_tokens": n_tokens,
+        "eval_sentences": len(valid),
+        "epochs": args.epochs,
+        "batch_size": args.batch_size,
+        "lr": args.lr,
+        "max_length": args.max_length,
+        "group_by_length": not args.no_group_by_length,
+        "device": str(runtime.get_device()),
+        "threads": threads,
+    }
+    engines = [("sft_helpers", run_ours)] + (
+        [("transformers.Trainer", run_trainer)] if args.with_trainer else []
+    )
+    results = {}
+    for engine, runner in engines:
+        runtime.seed_everything(args.seed)
+        wall = time.perf_counter()
+        (model, tok), timing = runner(args, train_set, names)
+        scores = evaluate_words(model, tok, valid, names, args.max_length)
+        timing["tokens_per_second"] = round(n_tokens * args.epochs / timing["train_seconds"], 1)
+        record = {**base, "engine": engine, **settings, **timing, **scores}
+        record["wall_seconds"] = round(time.perf_counter() - wall, 2)
+        results[engine] = record
+        emit(record)
+        del model
+    if len(results) == 2:
+        ours, theirs = results["sft_helpers"], results["transformers.Trainer"]
+        emit(
+            {
+                **base,
+                "comparison": "sft_helpers vs transformers.Trainer",
+                "f1_difference_points": round(100 * (ours["f1"] - theirs["f1"]), 2),
+                "throughput_ratio": round(ours["examples_per_second"] / theirs["examples_per_second"], 3),
+                "target": "|F1 difference| <= 0.5 points and throughput ratio >= 1.15",
+            }
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
