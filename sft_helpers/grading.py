@@ -1,0 +1,575 @@
+"""Grade a class's exercise notebooks: ``python -m sft_helpers grade SUBMISSIONS --out grades.csv``.
+
+Who is who (the student rule), for each ``.ipynb`` (or any other file, reported as unreadable):
+
+* ``SUBMISSIONS/<student>/<notebook>.ipynb``: one folder per student, or
+* ``SUBMISSIONS/<student>__<notebook>.ipynb``: flat, student and notebook joined by two underscores.
+
+``<notebook>`` is matched with the exercise notebooks in ``--exercises`` (default ``exercises/``)
+by its name (``02_self_attention``) or, failing that, its two-digit chapter number
+(``02_self_attention (1).ipynb`` is chapter 2).
+
+How one submission is graded, never in the instructor's process:
+
+1. The check cells (code cells calling ``check_*``) of the generated exercise notebook are put
+   back by cell id, replacing whatever the submission has there (or inserted when deleted),
+   so a submission cannot grade itself; every cell is tagged ``raises-exception`` so a
+   failing exercise does not stop the later ones.
+2. The notebook runs in a child process (papermill, fast mode unless ``--full``) in a
+   temporary folder, with a wall-clock limit (``--timeout``, the child and its kernel are
+   killed at the limit), a memory cap (``--memory-mb``: ``resource.setrlimit(RLIMIT_AS)`` in the
+   child, inherited by its kernel; an allocation beyond it fails with MemoryError or kills the
+   kernel) and no network (``sft_helpers.offline``: a ``sitecustomize.py`` on the child's
+   ``PYTHONPATH`` refuses every socket connection; ``HF_HUB_OFFLINE=1``).
+3. Each check appends its result to ``SFT_CHECK_RESULTS``; the grader sets ``SFT_CHECK_CELL`` to
+   the check cell's id just before it, so only results of the re-inserted cells count. A check
+   that never ran (time-out, dead kernel) scores 0 with the reason.
+
+The CSV (student, notebook, exercise, points, passed, message) is written after each
+submission, with a progress file ``<out>.progress.jsonl`` beside it: a re-run skips the
+submissions already graded (same file content) unless ``--fresh``. The Markdown summary
+(``--summary``, default ``<out>.md``) has per-exercise pass rates, each student's total, and
+the submissions that could not run or were flagged for review (code that touches the check
+machinery). The grader stops copied answers and submissions that hand in or call the
+reference; it does not stop a determined learner who writes code to forge results from
+inside the kernel, hence the flags.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import dataclasses
+import hashlib
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from pathlib import Path
+from typing import Any
+
+import nbformat
+
+from sft_helpers.exercises import NOTEBOOK_GLOB, check_calls
+
+__all__ = ["CSV_FIELDS", "Exercise", "Submission", "discover", "grade_all", "main", "prepare_notebook"]
+
+CSV_FIELDS = ["student", "notebook", "exercise", "points", "passed", "message"]
+RESULTS_ENV = "SFT_CHECK_RESULTS"
+CELL_ENV = "SFT_CHECK_CELL"
+RAISES_TAG = "raises-exception"
+EXIT_DEAD_KERNEL, EXIT_ERROR = 3, 4
+_SUSPICIOUS = re.compile(
+    r"SFT_CHECK_RESULTS|SFT_CHECK_CELL|allow_reference|CheckResult|checks\.core|_REGISTRY|"
+    r"checks\.check_\w+\s*=|registered_checks"
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class Exercise:
+    """One graded check call: the cell that makes it and the check function it calls."""
+
+    cell_id: str
+    check: str
+    name: str
+
+
+@dataclasses.dataclass
+class Submission:
+    """A submitted file and whose it is; ``notebook`` is ``""`` when it matches no exercise notebook."""
+
+    path: Path
+    student: str
+    notebook: str
+    problem: str = ""
+
+
+# ----------------------------------------------------------------------------------------------
+# Exercise notebooks and submissions
+# ----------------------------------------------------------------------------------------------
+def _exercise_names() -> dict[str, str]:
+    """``{check function: exercise name}`` for the course's checks (imported here: our own code)."""
+    try:
+        import sft_helpers.checks  # noqa: F401  (registers every check)
+        from sft_helpers.checks.core import registered_checks
+    except Exception:  # a broken chapter module must not stop grading; fall back to function names
+        return {}
+    return registered_checks()
+
+
+def load_exercises(exercises_dir: Path) -> dict[str, tuple[Any, list[Exercise]]]:
+    """``{notebook stem: (exercise notebook, its graded check calls)}``."""
+    if not exercises_dir.is_dir():
+        raise FileNotFoundError(
+            f"--exercises {str(exercises_dir)!r} is not a folder; build it with `python -m sft_helpers exercises build`"
+        )
+    names = _exercise_names()
+    out = {}
+    for path in sorted(exercises_dir.glob(NOTEBOOK_GLOB)):
+        if path.name.endswith(".new.ipynb"):
+            continue
+        nb = nbformat.read(path, as_version=4)
+        found = []
+        for cell in nb.cells:
+            if cell.cell_type == "code":
+                for fn in check_calls(cell.source):
+                    found.append(Exercise(cell["id"], fn, names.get(fn, fn.removeprefix("check_"))))
+        if found:
+            out[path.stem] = (nb, found)
+    if not out:
+        raise ValueError(f"no exercise notebook with check cells in {exercises_dir}")
+    return out
+
+
+def _match_notebook(name: str, stems: Sequence[str]) -> str:
+    if name in stems:
+        return name
+    number = re.match(r"\d\d", name)
+    if number:
+        hits = [s for s in stems if s.startswith(number.group(0))]
+        if len(hits) == 1:
+            return hits[0]
+    return ""
+
+
+def discover(submissions: Path, stems: Sequence[str]) -> list[Submission]:
+    """Every submitted file under ``submissions`` with its student and notebook (see the module docstring)."""
+    if not submissions.exists():
+        raise FileNotFoundError(f"SUBMISSIONS {str(submissions)!r} does not exist")
+    files: list[tuple[Path, str | None]] = []
+    if submissions.is_file():
+        files.append((submissions, None))
+    else:
+        for entry in sorted(submissions.iterdir()):
+            if entry.name.startswith("."):
+                continue
+            if entry.is_dir():
+                files += [
+                    (f, entry.name)
+                    for f in sorted(entry.iterdir())
+                    if f.is_file() and not f.name.startswith(".")
+                ]
+            elif entry.is_file():
+                files.append((entry, None))
+    out = []
+    for path, folder in files:
+        stem = path.name[: -len(".ipynb")] if path.name.endswith(".ipynb") else path.stem
+        if folder is not None:
+            student, notebook = folder, stem
+        elif "__" in stem:
+            student, notebook = stem.rsplit("__", 1)
+        else:
+            student, notebook = stem, stem
+        matched = _match_notebook(notebook, stems) or (stems[0] if len(stems) == 1 else "")
+        problem = (
+            "" if matched else f"cannot tell which exercise notebook {path.name} is (see the naming rule)"
+        )
+        out.append(Submission(path, student, matched, problem))
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# Preparing and running one submission
+# ----------------------------------------------------------------------------------------------
+def _env_cell(cell_id: str, value: str | None) -> Any:
+    code = (
+        f"import os as _sft_os; _sft_os.environ[{CELL_ENV!r}] = {value!r}; del _sft_os"
+        if value is not None
+        else f"import os as _sft_os; _sft_os.environ.pop({CELL_ENV!r}, None); del _sft_os"
+    )
+    cell = nbformat.v4.new_code_cell(code, metadata={"tags": [RAISES_TAG]})
+    cell["id"] = f"sft-grade-{cell_id}"[:64]
+    return cell
+
+
+def prepare_notebook(submission: Any, exercise: Any, graded: Sequence[Exercise]) -> tuple[Any, list[str]]:
+    """The notebook to run: the submission with the exercise's check cells put back, plus review flags."""
+    check_ids = {e.cell_id for e in graded}
+    exercise_cells = {c["id"]: c for c in exercise.cells if c.get("id") in check_ids}
+    order = [c.get("id") for c in exercise.cells]
+    cells, placed, flags = [], set(), []
+    for cell in submission.cells:
+        cell_id = cell.get("id")
+        if cell_id in exercise_cells and cell_id not in placed:
+            cells.append(exercise_cells[cell_id])
+            placed.add(cell_id)
+            continue
+        if cell.cell_type == "code" and _SUSPICIOUS.search(cell.source):
+            flags.append(
+                f"cell {cell_id or '?'} touches the check machinery: {_SUSPICIOUS.search(cell.source).group(0)}"
+            )
+        cells.append(cell)
+    for cell_id in (i for i in order if i in exercise_cells and i not in placed):  # deleted check cells
+        previous = order[: order.index(cell_id)]
+        at = len(cells)
+        for prev in reversed(previous):
+            hits = [n for n, c in enumerate(cells) if c.get("id") == prev]
+            if hits:
+                at = hits[0] + 1
+                break
+        cells.insert(at, exercise_cells[cell_id])
+    out_cells = []
+    for cell in cells:
+        cell = nbformat.from_dict(json.loads(json.dumps(cell)))
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+            tags = [t for t in cell.metadata.get("tags", []) if t != RAISES_TAG]
+            cell.metadata["tags"] = [*tags, RAISES_TAG]
+            if cell.get("id") in exercise_cells:
+                out_cells += [
+                    _env_cell(cell["id"] + "-set", cell["id"]),
+                    cell,
+                    _env_cell(cell["id"] + "-unset", None),
+                ]
+                continue
+        out_cells.append(cell)
+    nb = nbformat.v4.new_notebook(cells=out_cells, metadata=dict(exercise.metadata))
+    return nb, flags
+
+
+def _kill_tree(pid: int) -> None:
+    """Kill a process and all its descendants (the kernel runs in its own session)."""
+    import psutil
+
+    try:
+        parent = psutil.Process(pid)
+        family = [*parent.children(recursive=True), parent]
+    except psutil.NoSuchProcess:
+        return
+    for proc in family:
+        try:
+            proc.kill()
+        except psutil.NoSuchProcess:
+            pass
+    psutil.wait_procs(family, timeout=10)
+
+
+def _run_child(
+    notebook: Path, folder: Path, results: Path, timeout: float, memory_mb: int, fast: bool
+) -> str:
+    """Run the notebook in a child process; return "ok", "timeout", "dead kernel" or "error: ..."."""
+    from sft_helpers.offline import offline_environment
+
+    log = folder / "child.log"
+    with offline_environment() as env:
+        env.update({RESULTS_ENV: str(results), "SFT_FAST": "1" if fast else "0", "MALLOC_ARENA_MAX": "2"})
+        env.pop(CELL_ENV, None)
+        command = [
+            sys.executable,
+            "-m",
+            "sft_helpers.grading",
+            "--child",
+            str(notebook),
+            str(folder / "out.ipynb"),
+        ]
+        command += ["--memory-mb", str(memory_mb)]
+        with open(log, "wb") as handle:
+            proc = subprocess.Popen(
+                command, cwd=folder, env=env, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True
+            )
+            try:
+                code = proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                _kill_tree(proc.pid)
+                return "timeout"
+            finally:
+                _kill_tree(proc.pid)
+    if code == 0:
+        return "ok"
+    if code == EXIT_DEAD_KERNEL:
+        return "dead kernel"
+    tail = log.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-3:]
+    return "error: " + (" | ".join(tail) or f"exit code {code}")
+
+
+def _child_main(notebook: str, output: str, memory_mb: int) -> int:
+    """Inside the child: cap memory, run papermill; learner errors are expected, not failures."""
+    if memory_mb > 0:
+        import resource
+
+        limit = memory_mb * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    import papermill
+    from nbclient.exceptions import DeadKernelError
+    from papermill.exceptions import PapermillExecutionError
+
+    try:
+        papermill.execute_notebook(
+            notebook, output, cwd=os.getcwd(), kernel_name="python3", progress_bar=False, log_output=False
+        )
+    except PapermillExecutionError:
+        return 0  # a cell raised: the checks after it still ran (raises-exception tags)
+    except DeadKernelError as error:
+        print(f"dead kernel: {error}", file=sys.stderr)
+        return EXIT_DEAD_KERNEL
+    except Exception as error:
+        text = f"{type(error).__name__}: {error}"
+        print(text, file=sys.stderr)
+        return EXIT_DEAD_KERNEL if "kernel died" in text.lower() else EXIT_ERROR
+    return 0
+
+
+def _read_results(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    records = []
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict):
+            records.append(record)
+    return records
+
+
+_NOT_RUN = {
+    "ok": "not run: the check cell produced no result",
+    "timeout": "not run: the notebook hit the time limit of {timeout:g} s before this check",
+    "dead kernel": "not run: the kernel died (out of memory or a crash) before this check",
+}
+
+
+def grade_one(
+    sub: Submission,
+    exercises: dict[str, tuple[Any, list[Exercise]]],
+    timeout: float,
+    memory_mb: int,
+    fast: bool,
+) -> tuple[list[dict[str, Any]], str, list[str]]:
+    """Rows for one submission, its status ("ok", "timeout", ...) and review flags."""
+    nb_ex, graded = exercises[sub.notebook]
+    try:
+        text = sub.path.read_text(encoding="utf-8")
+        submission = nbformat.reads(text, as_version=4)
+        if not isinstance(submission.get("cells"), list):
+            raise ValueError("no cells")
+    except Exception as error:
+        status = f"unreadable: not a notebook ({type(error).__name__}: {str(error)[:120]})"
+        return [_row(sub, e, False, f"could not grade: {status}") for e in graded], status, []
+    prepared, flags = prepare_notebook(submission, nb_ex, graded)
+    with tempfile.TemporaryDirectory(prefix="sft-grade-") as tmp:
+        folder = Path(tmp)
+        notebook = folder / "submission.ipynb"
+        nbformat.write(prepared, notebook)
+        results = folder / "results.jsonl"
+        status = _run_child(notebook, folder, results, timeout, memory_mb, fast)
+        records = _read_results(results)
+    rows = []
+    for ex in graded:
+        mine = [r for r in records if r.get("cell") == ex.cell_id and r.get("check") == ex.check]
+        if mine:
+            last = mine[-1]
+            rows.append(_row(sub, ex, bool(last.get("passed") is True), str(last.get("message", ""))))
+        else:
+            why = _NOT_RUN.get(status, "not run: {status}").format(timeout=timeout, status=status)
+            rows.append(_row(sub, ex, False, why))
+    return rows, status, flags
+
+
+def _row(sub: Submission, ex: Exercise, ok: bool, message: str) -> dict[str, Any]:
+    return {
+        "student": sub.student,
+        "notebook": sub.notebook,
+        "exercise": ex.name,
+        "points": 1 if ok else 0,
+        "passed": ok,
+        "message": " ".join(message.split())[:500],
+    }
+
+
+# ----------------------------------------------------------------------------------------------
+# Grading a folder, resuming, the summary
+# ----------------------------------------------------------------------------------------------
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _load_progress(progress: Path) -> dict[str, dict[str, Any]]:
+    done = {}
+    if progress.exists():
+        for line in progress.read_text(encoding="utf-8").splitlines():
+            try:
+                entry = json.loads(line)
+                done[entry["submission"]] = entry
+            except (ValueError, KeyError, TypeError):
+                continue
+    return done
+
+
+def _restore_csv(out: Path, done: dict[str, dict[str, Any]]) -> None:
+    """Keep only rows of submissions recorded as done (a crash may have left half a submission)."""
+    keep = {(e["student"], e["notebook"]) for e in done.values()}
+    rows = []
+    if out.exists():
+        with open(out, newline="", encoding="utf-8") as handle:
+            rows = [r for r in csv.DictReader(handle) if (r.get("student"), r.get("notebook")) in keep]
+    with open(out, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, CSV_FIELDS)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def grade_all(
+    submissions: Path,
+    out: Path,
+    summary: Path,
+    exercises_dir: Path,
+    timeout: float,
+    memory_mb: int,
+    fast: bool = True,
+    fresh: bool = False,
+    jobs: int = 1,
+    log: Any = print,
+) -> dict[str, str]:
+    """Grade every submission (resuming a previous run); return ``{submission: status}``."""
+    exercises = load_exercises(exercises_dir)
+    subs = discover(submissions, list(exercises))
+    progress = out.with_name(out.name + ".progress.jsonl")
+    if fresh:
+        progress.unlink(missing_ok=True)
+        out.unlink(missing_ok=True)
+    done = _load_progress(progress)
+    _restore_csv(out, done)
+    statuses: dict[str, str] = {}
+    todo = []
+    for sub in subs:
+        key = str(sub.path.relative_to(submissions) if submissions.is_dir() else sub.path.name)
+        digest = _sha256(sub.path)
+        if key in done and done[key].get("sha256") == digest:
+            statuses[key] = done[key]["status"]
+            log(f"{key}: already graded ({statuses[key]}), skipped")
+        else:
+            todo.append((key, digest, sub))
+
+    def work(sub: Submission) -> tuple[list[dict[str, Any]], str, list[str], float]:
+        start = time.monotonic()
+        if sub.problem:
+            return [], f"unmatched: {sub.problem}", [], 0.0
+        rows, status, flags = grade_one(sub, exercises, timeout, memory_mb, fast)
+        return rows, status, flags, time.monotonic() - start
+
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:  # each job waits on its own child process
+        futures = {pool.submit(work, sub): (key, digest, sub) for key, digest, sub in todo}
+        for future in as_completed(futures):
+            key, digest, sub = futures[future]
+            rows, status, flags, seconds = future.result()
+            with open(out, "a", newline="", encoding="utf-8") as handle:
+                csv.DictWriter(handle, CSV_FIELDS).writerows(rows)
+                handle.flush()
+                os.fsync(handle.fileno())
+            entry = {
+                "submission": key,
+                "sha256": digest,
+                "student": sub.student,
+                "notebook": sub.notebook,
+                "status": status,
+                "flags": flags,
+            }
+            with open(progress, "a", encoding="utf-8") as handle:
+                handle.write(json.dumps(entry) + "\n")
+            done[key] = entry
+            statuses[key] = status
+            log(f"{key}: {sum(r['points'] for r in rows)}/{len(rows)} ({status}) in {seconds:.0f} s")
+    write_summary(out, summary, exercises, done)
+    return statuses
+
+
+def write_summary(
+    out: Path, summary: Path, exercises: dict[str, tuple[Any, list[Exercise]]], done: dict
+) -> None:
+    """A Markdown page: pass rate per exercise, total per student, problems and review flags."""
+    with open(out, newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    per_ex: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
+    per_student: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for r in rows:
+        per_ex[(r["notebook"], r["exercise"])][0] += int(r["points"])
+        per_ex[(r["notebook"], r["exercise"])][1] += 1
+        per_student[r["student"]][0] += int(r["points"])
+        per_student[r["student"]][1] += 1
+    lines = ["# Grades", "", f"{len(done)} submissions, {len(per_student)} students.", ""]
+    lines += [
+        "## Pass rate per exercise",
+        "",
+        "| notebook | exercise | passed | rate |",
+        "| --- | --- | --- | --- |",
+    ]
+    for stem, (_, graded) in exercises.items():
+        for ex in graded:
+            got, total = per_ex.get((stem, ex.name), [0, 0])
+            rate = f"{100 * got / total:.0f}%" if total else "-"
+            lines.append(f"| {stem} | {ex.name} | {got}/{total} | {rate} |")
+    lines += ["", "## Total per student", "", "| student | points | out of |", "| --- | --- | --- |"]
+    for student in sorted(per_student):
+        got, total = per_student[student]
+        lines.append(f"| {student} | {got} | {total} |")
+    problems = [e for e in done.values() if e["status"] != "ok" or e.get("flags")]
+    if problems:
+        lines += ["", "## Needs a look", ""]
+        for e in sorted(problems, key=lambda e: e["submission"]):
+            notes = [e["status"]] if e["status"] != "ok" else []
+            notes += [f"flagged for review: {f}" for f in e.get("flags", [])]
+            lines.append(f"- `{e['submission']}`: " + "; ".join(notes))
+    summary.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``SUBMISSIONS --out grades.csv [--summary S.md] [--timeout S] [--memory-mb M]``; returns an exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["--child"]:
+        parser = argparse.ArgumentParser(prog="sft_helpers.grading --child")
+        parser.add_argument("--child", nargs=2, metavar=("NOTEBOOK", "OUTPUT"))
+        parser.add_argument("--memory-mb", type=int, default=0)
+        args = parser.parse_args(argv)
+        return _child_main(args.child[0], args.child[1], args.memory_mb)
+    parser = argparse.ArgumentParser(
+        prog="python -m sft_helpers grade",
+        description="Grade submitted exercise notebooks (see exercises/README.md).",
+    )
+    parser.add_argument("submissions", type=Path, help="a folder of submissions (or one notebook)")
+    parser.add_argument("--out", type=Path, default=Path("grades.csv"), help="the CSV to write")
+    parser.add_argument("--summary", type=Path, default=None, help="Markdown summary (default: OUT with .md)")
+    parser.add_argument(
+        "--exercises", type=Path, default=Path("exercises"), help="the generated exercise notebooks"
+    )
+    parser.add_argument("--timeout", type=float, default=900.0, help="seconds per submission (default 900)")
+    parser.add_argument(
+        "--memory-mb", type=int, default=8192, help="address-space cap per submission, 0 = none"
+    )
+    parser.add_argument(
+        "--full", action="store_true", help="run in full mode instead of fast mode (SFT_FAST=1)"
+    )
+    parser.add_argument("--jobs", type=int, default=1, help="submissions graded at the same time (default 1)")
+    parser.add_argument("--fresh", action="store_true", help="regrade everything, ignoring a previous run")
+    args = parser.parse_args(argv)
+    if args.timeout <= 0:
+        parser.error("--timeout must be a positive number of seconds")
+    summary = args.summary or args.out.with_suffix(".md")
+    try:
+        statuses = grade_all(
+            args.submissions,
+            args.out,
+            summary,
+            args.exercises,
+            args.timeout,
+            args.memory_mb,
+            not args.full,
+            args.fresh,
+            jobs=args.jobs,
+        )
+    except (FileNotFoundError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(f"graded {len(statuses)} submissions: {args.out}, summary in {summary}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
