@@ -1,0 +1,280 @@
+"""Training throughput: sft_helpers.training against transformers.Trainer, same everything.
+
+Fine-tunes the bundled encoder (all-MiniLM-L6-v2 + a new 2-class head) on a random subset of
+SST-2's training set, evaluating on SST-2 dev after each epoch, four ways:
+
+* ``trainer_default``: ``transformers.Trainer`` with its default random batches (what a user gets);
+* ``trainer_grouped``: the same with ``train_sampling_strategy="group_by_length"`` (its best);
+* ``ours_random``: ``sft_helpers.training.train`` with random batches;
+* ``ours_grouped``: the same with ``group_by_length=True``.
+
+Same model and head initialisation, data, batch size, learning rate, warmup and linear decay,
+weight decay, clipping, fused AdamW, seed, collator (``DataCollatorWithPadding``), threads and
+evaluation cadence. Each configuration prints one JSON line: training examples per second
+(wall time of the whole ``train`` call, evaluations included), dev accuracy and macro-F1, and
+achieved GFLOP/s (6 x non-embedding parameters x real tokens, the useful work) next to a
+matmul peak measured here. A last line gives the ratios and whether the targets are met
+(>= 1.15x Trainer's default, >= 1.0x its best, dev accuracy within 0.5 point).
+
+Skips cleanly (one JSON line, exit 0) when the benchmark folder is absent:
+``$SFT_BENCHMARKS_DIR`` or ``<repo>/../shared/benchmarks``.
+
+    python bench/train_throughput.py --quick      # about 3 minutes on 2 CPU cores
+    python bench/train_throughput.py              # 8,000 examples, 1 epoch: about 15 minutes
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+
+def benchmarks_dir() -> Path:
+    """The shared benchmark folder: ``$SFT_BENCHMARKS_DIR`` or ``<repo>/../shared/benchmarks``."""
+    env = os.environ.get("SFT_BENCHMARKS_DIR")
+    if env:
+        return Path(env).expanduser()
+    return Path(__file__).resolve().parents[1].parent / "shared" / "benchmarks"
+
+
+def emit(record: dict[str, Any]) -> None:
+    print(json.dumps(record), flush=True)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help="1,500 training examples, 400 dev sentences")
+    parser.add_argument("--train-size", type=int, default=8000, help="random SST-2 training examples")
+    parser.add_argument(
+        "--eval-size", type=int, default=None, help="first N dev sentences (default: all 872)"
+    )
+    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--lr", type=float, default=1e-4)
+    parser.add_argument("--max-length", type=int, default=64)
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: all cores)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--only", nargs="*", default=None, help="run only these configurations (names as in the output)"
+    )
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.train_size, args.eval_size = min(args.train_size, 1500), args.eval_size or 400
+    return args
+
+
+def read_sst2(path: Path) -> dict[str, list]:
+    texts, labels = [], []
+    with path.open(encoding="utf-8") as handle:
+        header = handle.readline().rstrip("\n").split("\t")
+        if header[:2] != ["text", "label"]:
+            raise ValueError(f"{path}: expected the header 'text<TAB>label', got {header}.")
+        for line in handle:
+            text, label = line.rstrip("\n").rsplit("\t", 1)
+            texts.append(text.strip())
+            labels.append(int(label))
+    return {"text": texts, "label": labels}
+
+
+def matmul_peak_gflops(seconds: float = 2.0, n: int = 1024) -> float:
+    """Best fp32 matmul speed of this machine with the current threads (GFLOP/s)."""
+    import torch
+
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    a @ b
+    best, start = 0.0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        t = time.perf_counter()
+        for _ in range(4):
+            a @ b
+        best = max(best, 4 * 2 * n**3 / (time.perf_counter() - t) / 1e9)
+    return best
+
+
+def non_embedding_parameters(model: Any) -> int:
+    return sum(p.numel() for name, p in model.named_parameters() if "embeddings" not in name)
+
+
+def fresh_model(seed: int) -> tuple[Any, Any]:
+    import torch
+
+    from sft_helpers import models
+
+    torch.manual_seed(seed)  # the same new head for every configuration
+    return models.load_pretrained("sequence-classification", labels=["negative", "positive"], verbose=False)
+
+
+def run_ours(args: argparse.Namespace, train: Any, dev: Any, grouped: bool) -> dict[str, Any]:
+    from transformers import DataCollatorWithPadding
+
+    from sft_helpers import metrics, training
+
+    model, tokenizer = fresh_model(args.seed)
+    config = training.TrainConfig(
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        weight_decay=0.01,
+        warmup_ratio=0.1,
+        max_grad_norm=1.0,
+        group_by_length=grouped,
+        seed=args.seed,
+        eval_batch_size=64,
+        progress=False,
+        verbose=False,
+    )
+    start = time.perf_counter()
+    result = training.train(
+        model, train, dev, config, DataCollatorWithPadding(tokenizer), metrics.classification_metrics
+    )
+    seconds = time.perf_counter() - start
+    final = result.history["eval"][-1]
+    return {"seconds": seconds, "accuracy": final["accuracy"], "macro_f1": final["macro_f1"], "model": model}
+
+
+def run_trainer(args: argparse.Namespace, train: Any, dev: Any, grouped: bool) -> dict[str, Any]:
+    from transformers import DataCollatorWithPadding, Trainer, TrainingArguments
+
+    from sft_helpers import metrics
+
+    model, tokenizer = fresh_model(args.seed)
+    with tempfile.TemporaryDirectory() as folder:
+        training_args = TrainingArguments(
+            output_dir=folder,
+            num_train_epochs=args.epochs,
+            per_device_train_batch_size=args.batch_size,
+            per_device_eval_batch_size=64,
+            learning_rate=args.lr,
+            weight_decay=0.01,
+            warmup_steps=0.1,  # a float below 1 is a ratio of the total steps
+            max_grad_norm=1.0,
+            lr_scheduler_type="linear",
+            optim="adamw_torch_fused",
+            seed=args.seed,
+            data_seed=args.seed,
+            eval_strategy="epoch",
+            save_strategy="no",
+            logging_strategy="no",
+            report_to=[],
+            disable_tqdm=True,
+            dataloader_num_workers=0,
+            use_cpu=True,
+            train_sampling_strategy="group_by_length" if grouped else "random",
+        )
+        trainer = Trainer(
+            model=model,
+            args=training_args,
+            train_dataset=train,
+            eval_dataset=dev,
+            data_collator=DataCollatorWithPadding(tokenizer),
+            compute_metrics=lambda p: metrics.classification_metrics(p.predictions, p.label_ids),
+        )
+        start = time.perf_counter()
+        trainer.train()
+        seconds = time.perf_counter() - start
+        final = [row for row in trainer.state.log_history if "eval_accuracy" in row][-1]
+    return {
+        "seconds": seconds,
+        "accuracy": final["eval_accuracy"],
+        "macro_f1": final["eval_macro_f1"],
+        "model": model,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    folder = benchmarks_dir() / "sst2"
+    if not (folder / "train.tsv").is_file():
+        emit({"benchmark": "train_throughput", "skipped": True, "reason": f"no SST-2 data in {folder}"})
+        return 0
+
+    import datasets
+    import torch
+
+    os.environ.setdefault("SFT_DEVICE", "cpu")
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from sft_helpers import runtime
+    from sft_helpers.models import quiet_transformers
+
+    threads = runtime.set_threads(args.threads)
+    datasets.disable_progress_bars()
+    train_all = datasets.Dataset.from_dict(read_sst2(folder / "train.tsv"))
+    dev = datasets.Dataset.from_dict(read_sst2(folder / "dev.tsv"))
+    train = train_all.shuffle(seed=args.seed).select(range(min(args.train_size, len(train_all))))
+    if args.eval_size:
+        dev = dev.select(range(min(args.eval_size, len(dev))))
+    _, tokenizer = fresh_model(args.seed)
+    encode = lambda batch: tokenizer(batch["text"], truncation=True, max_length=args.max_length)  # noqa: E731
+    train = train.map(encode, batched=True, remove_columns=["text"])
+    dev = dev.map(encode, batched=True, remove_columns=["text"])
+    real_tokens = sum(len(ids) for ids in train["input_ids"]) * args.epochs
+    peak = matmul_peak_gflops()
+    emit(
+        {
+            "benchmark": "train_throughput",
+            "data": f"SST-2 train, {len(train)} random examples x {args.epochs} epoch(s); dev {len(dev)}",
+            "model": "bundled all-MiniLM-L6-v2 + new head",
+            "batch_size": args.batch_size,
+            "lr": args.lr,
+            "max_length": args.max_length,
+            "threads": threads,
+            "device": str(runtime.get_device()),
+            "torch": torch.__version__,
+            "real_tokens": real_tokens,
+            "matmul_peak_gflops": round(peak, 1),
+        }
+    )
+    runs = {
+        "trainer_default": lambda: run_trainer(args, train, dev, grouped=False),
+        "trainer_grouped": lambda: run_trainer(args, train, dev, grouped=True),
+        "ours_random": lambda: run_ours(args, train, dev, grouped=False),
+        "ours_grouped": lambda: run_ours(args, train, dev, grouped=True),
+    }
+    results: dict[str, dict[str, Any]] = {}
+    for name, run in runs.items():
+        if args.only and name not in args.only:
+            continue
+        with quiet_transformers():
+            out = run()
+        flops = 6 * non_embedding_parameters(out.pop("model")) * real_tokens
+        results[name] = {
+            "config": name,
+            "train_seconds": round(out["seconds"], 2),
+            "examples_per_s": round(len(train) * args.epochs / out["seconds"], 2),
+            "dev_accuracy": round(out["accuracy"], 4),
+            "dev_macro_f1": round(out["macro_f1"], 4),
+            "achieved_gflops": round(flops / out["seconds"] / 1e9, 2),
+        }
+        results[name]["fraction_of_matmul_peak"] = round(results[name]["achieved_gflops"] / peak, 3)
+        emit(results[name])
+    if {"ours_grouped", "trainer_default", "trainer_grouped"} <= set(results):
+        ours = results["ours_grouped"]
+        vs_default = ours["examples_per_s"] / results["trainer_default"]["examples_per_s"]
+        vs_best = ours["examples_per_s"] / max(
+            results["trainer_default"]["examples_per_s"], results["trainer_grouped"]["examples_per_s"]
+        )
+        gap = 100 * (ours["dev_accuracy"] - results["trainer_grouped"]["dev_accuracy"])
+        emit(
+            {
+                "summary": "ours_grouped vs Trainer",
+                "speedup_vs_trainer_default": round(vs_default, 3),
+                "speedup_vs_trainer_best": round(vs_best, 3),
+                "dev_accuracy_gap_points_vs_trainer_grouped": round(gap, 2),
+                "target_1_15x_default_met": vs_default >= 1.15,
+                "target_1_0x_best_met": vs_best >= 1.0,
+                "quality_within_0_5_point": abs(gap) <= 0.5,
+            }
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
