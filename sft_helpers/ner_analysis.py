@@ -17,7 +17,14 @@ from typing import Any
 from sft_helpers.spans import decode_iob2, word_tags_from_subwords
 from sft_helpers.tokenization import iter_batches
 
-__all__ = ["entity_strings", "error_breakdown", "predict_word_tags", "seen_unseen_recall", "type_of"]
+__all__ = [
+    "entity_strings",
+    "error_breakdown",
+    "leak_rate",
+    "predict_word_tags",
+    "seen_unseen_recall",
+    "type_of",
+]
 
 
 def type_of(tag: str) -> str:
@@ -151,3 +158,25 @@ def seen_unseen_recall(
         group: {"entities": total[group], "recall": found[group] / total[group] if total[group] else 0.0}
         for group in ("seen", "unseen")
     }
+
+
+def leak_rate(
+    true_tags: Sequence[Sequence[str]],
+    pred_tags: Sequence[Sequence[str]],
+    types: Iterable[str] = ("PER", "LOC"),
+) -> dict[str, float]:
+    """For redaction: the share of true entities of ``types`` with a word no predicted entity of ``types`` covers.
+
+    Such an entity would be (at least partly) left readable by ``redact``. Returns
+    ``{"entities": n, "leaked": k, "rate": k / n}``.
+    """
+    _check_pair(true_tags, pred_tags)
+    wanted = set(types)
+    total = leaked = 0
+    for t, p in zip(true_tags, pred_tags, strict=True):
+        covered = {i for kind, s, e in decode_iob2(list(p)) if kind in wanted for i in range(s, e)}
+        for kind, s, e in decode_iob2(list(t)):
+            if kind in wanted:
+                total += 1
+                leaked += any(i not in covered for i in range(s, e))
+    return {"entities": total, "leaked": leaked, "rate": leaked / total if total else 0.0}

@@ -8,6 +8,7 @@ import torch
 from sft_helpers.ner_analysis import (
     entity_strings,
     error_breakdown,
+    leak_rate,
     predict_word_tags,
     seen_unseen_recall,
     type_of,
@@ -86,3 +87,26 @@ def test_predict_word_tags_matches_a_manual_first_subword_pass():
     assert truncated[0][3:] == ["O"] * 7
     with pytest.raises(TypeError, match="list of word strings"):
         predict_word_tags(model, tokenizer, ["a sentence"])
+
+
+def test_leak_rate():
+    true = [["B-PER", "I-PER", "O", "B-LOC", "B-ORG"]]
+    assert leak_rate(true, [["B-PER", "I-PER", "O", "B-LOC", "O"]]) == {
+        "entities": 2,
+        "leaked": 0,
+        "rate": 0.0,
+    }
+    # half a name found still leaks; a PER found as LOC is still hidden
+    assert leak_rate(true, [["B-PER", "O", "O", "B-PER", "O"]]) == {"entities": 2, "leaked": 1, "rate": 0.5}
+    assert leak_rate(true, [["O"] * 5], types=("ORG",))["rate"] == 1.0
+
+
+def test_entities_html_escapes_and_marks():
+    from sft_helpers.ner_display import entities_html, text_entities_html
+
+    page = entities_html(["<b>", "Maria", "Costa"], ["O", "B-PER", "I-PER"])
+    assert "&lt;b&gt;" in page and "Maria Costa<sup" in page and ">PER</sup>" in page
+    page = text_entities_html("Hi Ana & co", [{"type": "PER", "start": 3, "end": 6, "score": 0.9}])
+    assert "Ana<sup" in page and "PER 0.90" in page and "&amp;" in page
+    with pytest.raises(ValueError, match="one tag per word"):
+        entities_html(["a"], [])
