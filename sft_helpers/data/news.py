@@ -77,6 +77,9 @@ EVENT_PATTERNS = [
     "{CITY} Film Festival",
     "{CITY} Masters",
 ]
+# Places that recur in every split's news, as they do in real wires.
+COMMON_PLACES = ["London", "Berlin", "Tokyo", "Moscow", "Beijing", "China", "Russia", "United States", "Britain",
+                 "Australia"]  # fmt: skip
 COMMON_ORGS = ["Reuters", "United Nations", "European Union", "NATO", "World Bank", "Red Cross"]
 
 # Ambiguous names, shared by every split: the context decides the type.
@@ -257,15 +260,19 @@ class _Filler:
             return ["Chelsea"]
         return [*_words(self._pick("city")), self.rng.choice(CLUB_SUFFIXES)]
 
-    def city(self) -> list[str]:
-        if self.rng.random() < 0.1:
+    def _place(self, pool: str) -> list[str]:
+        r = self.rng.random()
+        if r < 0.1:
             return [self.rng.choice(AMBIGUOUS["LOC"])]
-        return _words(self._pick("city"))
+        if r < 0.25:
+            return _words(self.rng.choice(COMMON_PLACES))
+        return _words(self._pick(pool))
+
+    def city(self) -> list[str]:
+        return self._place("city")
 
     def country(self) -> list[str]:
-        if self.rng.random() < 0.1:
-            return [self.rng.choice(AMBIGUOUS["LOC"])]
-        return _words(self._pick("country"))
+        return self._place("country")
 
     def event(self) -> list[str]:
         rng = self.rng

@@ -8,6 +8,7 @@ expected. ``schema`` turns their output into a ``datasets.DatasetDict``.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import re
 from collections.abc import Sequence
@@ -30,8 +31,8 @@ def _where(path: Path, line: int | None = None) -> str:
 
 
 def _read_text(path: Path) -> str:
-    try:
-        text = path.read_text(encoding="utf-8-sig")
+    try:  # bytes, then decode: no newline translation inside quoted CSV fields
+        text = path.read_bytes().decode("utf-8-sig")
     except UnicodeDecodeError as err:
         raise DataFormatError(
             f"{path}: not UTF-8 text ({err.reason} at byte {err.start}); save it as UTF-8."
@@ -39,6 +40,14 @@ def _read_text(path: Path) -> str:
     if not text.strip():
         raise DataFormatError(f"{path}: the file is empty; expected at least one example.")
     return text
+
+
+def _lines(text: str) -> list[str]:
+    """Lines split at \n only (``str.splitlines`` would also split at \x1c, \u2028, ...)."""
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return [line[:-1] if line.endswith("\r") else line for line in lines]
 
 
 def split_for(name: str) -> str | None:
@@ -129,7 +138,7 @@ def read_conll(path: str | Path) -> list[tuple[list[str], list[str]]]:
             words.clear()
             tags.clear()
 
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(_lines(text), start=1):
         if not line.strip():
             close()
             continue
@@ -175,7 +184,7 @@ def _json_lines(path: Path) -> list[tuple[int, Any]]:
             raise DataFormatError(f"{_where(path, err.lineno)}: invalid JSON ({err.msg}).") from None
         return [(i + 1, item) for i, item in enumerate(items)]
     out = []
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(_lines(text), start=1):
         if not line.strip():
             continue
         try:
@@ -283,7 +292,7 @@ def _csv_records(path: Path, delimiter: str) -> list[tuple[int, dict[str, str]]]
     text = _read_text(path)
     # TSV files (GLUE style) do not quote: a quote character is just a character.
     quoting = csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL
-    reader = csv.reader(text.splitlines(), delimiter=delimiter, quoting=quoting, strict=True)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quoting=quoting, strict=True)
     try:
         header = [h.strip() for h in next(reader)]
         if not any(k in header for k in TEXT_COLUMNS) or "label" not in header:
