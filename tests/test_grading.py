@@ -1,0 +1,168 @@
+"""Tests of the grader ``sft_helpers.grading`` on tiny fixture notebooks (no chapter needed)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from sft_helpers import exercises, grading
+
+FIXTURES = Path(__file__).parent / "fixtures" / "exercises"
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory):
+    """The generated fixture exercise notebook, the solution, and a folder of submissions."""
+    root = tmp_path_factory.mktemp("course")
+    exercises.build(FIXTURES / "notebooks", root / "exercises")
+    solution = nbformat.read(FIXTURES / "notebooks" / "01_fixture.ipynb", as_version=4)
+    blank = nbformat.read(root / "exercises" / "01_fixture.ipynb", as_version=4)
+    subs = root / "submissions"
+    (subs / "carol").mkdir(parents=True)
+
+    def cell(source, cell_id):
+        new = nbformat.v4.new_code_cell(source)
+        new["id"] = cell_id
+        return new
+
+    nbformat.write(solution, subs / "alice__01_fixture.ipynb")  # fully solved
+    nbformat.write(blank, subs / "bob__01_fixture.ipynb")  # blank
+    partly = nbformat.from_dict(blank)  # exercise 1 solved, a learner cell that fails, exercise 2 blank
+    partly.cells[4].source = solution.cells[4].source
+    partly.cells.insert(5, cell("undefined_name + 1", "learner-error"))
+    nbformat.write(partly, subs / "carol" / "01_fixture (1).ipynb")  # folder per student, renamed file
+    (subs / "dave__01_fixture.ipynb").write_text('{"cells": [ truncated', encoding="utf-8")  # corrupt
+    forever = nbformat.from_dict(solution)  # solved, but loops forever after the first check
+    forever.cells.insert(6, cell("while True:\n    pass", "learner-loop"))
+    nbformat.write(forever, subs / "erin__01_fixture.ipynb")
+    cheat = nbformat.from_dict(blank)  # calls the reference, fakes its check cell, deletes the other
+    cheat.cells[
+        4
+    ].source = (
+        "from fixture_checks import reference_double as mine\n\ndef double(values):\n    return mine(values)"
+    )
+    cheat.cells[5].source = 'print("PASSED")'
+    by_id = {c.id: c for c in solution.cells}
+    cheat.cells[7].source = by_id["fixture-08"].source  # solves exercise 2 ...
+    assert cheat.cells[8].id == "fixture-09"
+    del cheat.cells[8]  # ... and deletes its check cell
+    nbformat.write(cheat, subs / "frank__01_fixture.ipynb")
+    (subs / "notes.txt").write_text("not a submission", encoding="utf-8")
+    return root
+
+
+def _rows(path: Path) -> dict[tuple[str, str], dict[str, str]]:
+    with open(path, newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert all(list(r) == grading.CSV_FIELDS for r in rows)
+    keyed = {(r["student"], r["exercise"]): r for r in rows}
+    assert len(keyed) == len(rows), "a submission was graded twice"
+    return keyed
+
+
+def test_grades_a_class_in_bounded_time(course, monkeypatch):
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(FIXTURES), os.environ.get("PYTHONPATH", "")]))
+    monkeypatch.chdir(course)
+    out, summary = course / "grades.csv", course / "summary.md"
+    argv = ["submissions", "--out", str(out), "--summary", str(summary), "--exercises", "exercises"]
+    argv += ["--timeout", "45", "--jobs", "3", "--memory-mb", "6000"]
+    start = time.monotonic()
+    assert grading.main(argv) == 0
+    elapsed = time.monotonic() - start
+    assert elapsed < 150, f"grading took {elapsed:.0f} s"
+
+    rows = _rows(out)
+    points = {key: int(r["points"]) for key, r in rows.items()}
+    assert points == {
+        ("alice", "double"): 1,
+        ("alice", "count_vowels"): 1,
+        ("bob", "double"): 0,
+        ("bob", "count_vowels"): 0,
+        ("carol", "double"): 1,
+        ("carol", "count_vowels"): 0,
+        ("dave", "double"): 0,
+        ("dave", "count_vowels"): 0,
+        ("erin", "double"): 1,
+        ("erin", "count_vowels"): 0,
+        ("frank", "double"): 0,
+        ("frank", "count_vowels"): 1,  # a real solution in a cell whose check was deleted and put back
+        ("notes", "double"): 0,
+        ("notes", "count_vowels"): 0,
+    }
+    assert rows[("bob", "double")]["message"].startswith("not implemented yet")
+    assert rows[("dave", "double")]["message"].startswith("could not grade: unreadable: not a notebook")
+    assert "time limit of 45 s" in rows[("erin", "count_vowels")]["message"]
+    assert "reference implementation" in rows[("frank", "double")]["message"]
+    assert rows[("alice", "double")]["passed"] == "True"
+
+    text = summary.read_text()
+    assert "| 01_fixture | double | 3/7 | 43% |" in text
+    assert "| alice | 2 | 2 |" in text and "| carol | 1 | 2 |" in text
+    assert "`erin__01_fixture.ipynb`: timeout" in text and "`dave__01_fixture.ipynb`: unreadable" in text
+
+    # a re-run skips what is done; after a crash that lost one submission's progress entry, it
+    # regrades only that one and drops its half-written rows
+    progress = out.with_name(out.name + ".progress.jsonl")
+    entries = [json.loads(line) for line in progress.read_text().splitlines()]
+    kept = [e for e in entries if e["student"] != "dave"]
+    progress.write_text("".join(json.dumps(e) + "\n" for e in kept))
+    lines = []
+    assert grading.grade_all(
+        Path("submissions"), out, summary, Path("exercises"), 45, 6000, log=lines.append
+    ) == {e["submission"]: e["status"] for e in entries}
+    assert sum("already graded" in line for line in lines) == len(entries) - 1
+    assert _rows(out) == rows
+
+
+def test_student_naming_rule(tmp_path):
+    (tmp_path / "ann").mkdir()
+    for name in ["ann/02_self_attention.ipynb", "bo_b__03_transformer_block.ipynb", "cy__99_other.ipynb"]:
+        (tmp_path / name).write_text("{}")
+    stems = ["02_self_attention", "03_transformer_block"]
+    found = {(s.student, s.notebook, bool(s.problem)) for s in grading.discover(tmp_path, stems)}
+    assert found == {
+        ("ann", "02_self_attention", False),
+        ("bo_b", "03_transformer_block", False),
+        ("cy", "", True),
+    }
+
+
+def test_prepared_notebook_restores_check_cells_and_flags_tampering():
+    exercise = nbformat.read(FIXTURES / "notebooks" / "01_fixture.ipynb", as_version=4)
+    graded = [grading.Exercise("fixture-05", "check_double", "double")]
+    sub = nbformat.from_dict(exercise)
+    sub.cells[5].source = "print('all passed')"
+    sub.cells[2].source += "\nimport os; os.environ['SFT_CHECK_RESULTS'] = '/dev/null'"
+    nb, flags = grading.prepare_notebook(sub, exercise, graded)
+    sources = [c.source for c in nb.cells]
+    at = sources.index("checks.check_double(double)")
+    assert "'SFT_CHECK_CELL'] = 'fixture-05'" in sources[at - 1] and "pop('SFT_CHECK_CELL'" in sources[at + 1]
+    assert "print('all passed')" not in sources
+    assert all(grading.RAISES_TAG in c.metadata["tags"] for c in nb.cells if c.cell_type == "code")
+    assert flags and "SFT_CHECK_RESULTS" in flags[0]
+
+
+def test_child_has_no_network_and_a_memory_cap(tmp_path):
+    code = (
+        "import json, os, socket\nimport numpy as np\nresult = {}\n"
+        "try:\n    socket.create_connection(('192.0.2.1', 80), timeout=2)\n    result['network'] = 'open'\n"
+        "except OSError as error:\n    result['network'] = str(error)\n"
+        "try:\n    np.empty(8 * 1024**3, dtype=np.uint8)\n    result['memory'] = 'uncapped'\n"
+        "except MemoryError:\n    result['memory'] = 'capped'\n"
+        "result['offline'] = os.environ.get('HF_HUB_OFFLINE')\n"
+        "open(os.environ['SFT_CHECK_RESULTS'], 'w').write(json.dumps(result))"
+    )
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
+    notebook = tmp_path / "probe.ipynb"
+    nbformat.write(nb, notebook)
+    results = tmp_path / "results.json"
+    assert grading._run_child(notebook, tmp_path, results, timeout=60, memory_mb=3000, fast=True) == "ok"
+    result = json.loads(results.read_text())
+    assert result == {"network": result["network"], "memory": "capped", "offline": "1"}
+    assert "network access is disabled" in result["network"]
