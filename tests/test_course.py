@@ -1,0 +1,56 @@
+"""The course runner: notebook discovery, papermill parameter injection, clean stored notebooks."""
+
+from __future__ import annotations
+
+import nbformat
+import pytest
+
+from sft_helpers import course
+
+SETUP_NOTEBOOK = course.NOTEBOOK_DIR / "00_setup_check.ipynb"
+
+
+def test_notebooks_are_found_in_chapter_order() -> None:
+    found = course.list_notebooks()
+    assert found == sorted(found) and found[0].name == "00_setup_check.ipynb"
+    assert course.list_notebooks(["00"]) == [SETUP_NOTEBOOK]
+    with pytest.raises(SystemExit, match="No notebook matches"):
+        course.list_notebooks(["99_nothing"])
+
+
+def test_every_notebook_has_a_tagged_parameters_cell() -> None:
+    for path in course.list_notebooks():
+        nb = nbformat.read(path, as_version=4)
+        tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+        assert len(tagged) == 1, f"{path.name} needs exactly one cell tagged 'parameters'"
+
+
+@pytest.mark.notebook
+def test_papermill_injects_parameters(tmp_path) -> None:
+    run = course.execute_notebook(
+        SETUP_NOTEBOOK, tmp_path / "out.ipynb", fast=True, results_file=tmp_path / "r.json",
+        parameters={"N_EXAMPLES": 1, "SEED": 7},
+    )
+    assert run.ok, run.error
+    nb = nbformat.read(tmp_path / "out.ipynb", as_version=4)
+    injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    assert len(injected) == 1 and "N_EXAMPLES = 1" in injected[0].source and "SEED = 7" in injected[0].source
+    # The injected value was used: the examples table shows one row.
+    table = next(c for c in nb.cells if c.cell_type == "code" and "select(range(N_EXAMPLES))" in c.source)
+    html = table.outputs[0]["data"]["text/html"]
+    assert html.count("<tr>") == 2  # header + one row
+    assert run.results["doctor_failures"] >= 0 and run.seconds > 0 and run.peak_mb > 0
+
+
+def test_strip_run_metadata(tmp_path) -> None:
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["papermill"] = {"duration": 1.0}
+    cell = nbformat.v4.new_code_cell("1 + 1")
+    cell.metadata["papermill"] = {"status": "completed"}
+    cell.metadata["execution"] = {"iopub.status.busy": "x"}
+    nb.cells.append(cell)
+    path = tmp_path / "n.ipynb"
+    nbformat.write(nb, path)
+    course.strip_run_metadata(path)
+    again = nbformat.read(path, as_version=4)
+    assert "papermill" not in again.metadata and again.cells[0].metadata == {}

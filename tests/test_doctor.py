@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from sft_helpers import doctor
+
+
+def test_findings_render_ok_and_fail_with_fix() -> None:
+    assert doctor.Finding(True, "x").line() == "[OK]   x"
+    line = doctor.Finding(False, "y", "do z").line()
+    assert line.startswith("[FAIL] y") and "fix: do z" in line
+
+
+def test_installed_course_passes_package_model_and_data_checks() -> None:
+    for check in (doctor.check_python, doctor.check_packages, doctor.check_torch,
+                  doctor.check_encoder_model, doctor.check_bundled_data):
+        findings = check()
+        assert findings and all(f.ok for f in findings), [f.line() for f in findings if not f.ok]
+
+
+def test_corrupted_bundled_data_is_reported(tmp_path) -> None:
+    data = pytest.importorskip("sft_helpers.data")
+    copy = tmp_path / "bundled"
+    shutil.copytree(data.bundled_dir(), copy)
+    manifest = next(copy.glob("MANIFEST*"))
+    victim = copy / manifest.read_text().splitlines()[0].split()[-1]  # a file the manifest covers
+    content = bytearray(victim.read_bytes())
+    content[len(content) // 2] ^= 0xFF
+    victim.write_bytes(bytes(content))
+    findings = doctor.check_bundled_data(copy)
+    assert len(findings) == 1 and not findings[0].ok
+    assert "[FAIL]" in findings[0].line() and "regenerate" in findings[0].fix
+
+
+def test_main_prints_one_line_per_requirement(capsys: pytest.CaptureFixture, monkeypatch) -> None:
+    monkeypatch.setattr(doctor, "CHECKS", (doctor.check_python, lambda: [doctor.Finding(False, "boom", "fix it")]))
+    assert doctor.main() == 1
+    out = capsys.readouterr().out
+    assert "[OK]   Python" in out and "[FAIL] boom" in out and "1 OK, 1 FAIL" in out
