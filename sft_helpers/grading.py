@@ -291,10 +291,13 @@ def _run_child(
 def _child_main(notebook: str, output: str, memory_mb: int) -> int:
     """Inside the child: cap memory, run papermill; learner errors are expected, not failures."""
     if memory_mb > 0:
-        import resource
-
-        limit = memory_mb * 1024 * 1024
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+        try:
+            import resource
+        except ImportError:  # Windows: no rlimits; the time limit still applies
+            print("warning: no memory cap on this platform (the resource module is missing)", file=sys.stderr)
+        else:
+            limit = memory_mb * 1024 * 1024
+            resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     import papermill
     from nbclient.exceptions import DeadKernelError
     from papermill.exceptions import PapermillExecutionError
