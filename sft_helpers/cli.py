@@ -113,7 +113,9 @@ def _run_tests(pytest_args: list[str]) -> int:
     if code != 0:
         print("ruff found problems (fix them, or run `ruff check --fix .`).", flush=True)
         return code
-    cmd = [sys.executable, "-m", "pytest", *pytest_args]
+    # Notebooks dominate the run: spread test files over the cores (one torch thread each).
+    parallel = [] if any(a.startswith("-n") for a in pytest_args) else ["-n", "auto", "--maxprocesses=4"]
+    cmd = [sys.executable, "-m", "pytest", *parallel, *pytest_args]
     print("+", " ".join(cmd[1:]), flush=True)
     return subprocess.call(cmd, cwd=root)
 

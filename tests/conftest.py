@@ -16,6 +16,20 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("SFT_FAST", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # Several workers share the cores: one torch thread each (notebook kernels inherit it).
+    os.environ["SFT_THREADS"] = "1"
+    import torch
+
+    torch.set_num_threads(1)
+
+from hypothesis import settings  # noqa: E402
+
+# Property tests: no per-example deadline (shared CI machines stall); derandomized in CI so a
+# failure reproduces exactly.
+settings.register_profile("dev", deadline=None)
+settings.register_profile("ci", deadline=None, derandomize=True, print_blob=True)
+settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 
 def benchmarks_dir() -> Path:
