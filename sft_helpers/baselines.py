@@ -10,6 +10,8 @@ from collections import Counter, defaultdict
 from collections.abc import Sequence
 from typing import Any
 
+from sft_helpers.data.readers import to_iob2
+
 
 def _check_pairs(name_x: str, xs: Sequence, name_y: str, ys: Sequence) -> None:
     if len(xs) == 0:
@@ -93,20 +95,13 @@ def memorising_tagger(
         predictions.append(repair_iob2([best.get(w, "O") for w in words]))
     gold = [list(t) for t in test_tags]
     return {
-        "f1": float(f1_score(gold, predictions)),
-        "precision": float(precision_score(gold, predictions)),
-        "recall": float(recall_score(gold, predictions)),
+        "f1": float(f1_score(gold, predictions, zero_division=0)),
+        "precision": float(precision_score(gold, predictions, zero_division=0)),
+        "recall": float(recall_score(gold, predictions, zero_division=0)),
         "predictions": predictions,
     }
 
 
 def repair_iob2(tags: Sequence[str]) -> list[str]:
     """Turn any ``I-X`` that does not follow ``B-X``/``I-X`` into ``B-X`` (IOB1 -> IOB2, too)."""
-    out: list[str] = []
-    previous = "O"
-    for tag in tags:
-        if tag.startswith("I-") and previous[2:] != tag[2:]:
-            tag = "B-" + tag[2:]
-        out.append(tag)
-        previous = tag
-    return out
+    return to_iob2(tags)
