@@ -40,7 +40,7 @@ ADJECTIVES: dict[int, Pool] = {
                  "sublime", "dazzling", "top-notch"],
     },
     -1: {
-        "train": ["bad", "terrible", "awful", "poor", "horrible", "cheap", "flimsy", "useless", "disappointing",
+        "train": ["bad", "terrible", "awful", "poor", "horrible", "tacky", "flimsy", "useless", "disappointing",
                   "slow", "noisy", "weak", "annoying", "uncomfortable", "fragile", "faulty", "dreadful",
                   "unreliable", "clunky", "inferior", "frustrating", "worthless"],
         "validation": ["lousy", "pathetic", "subpar", "dismal"],
@@ -246,15 +246,19 @@ def _copula_clause(p: _Picker, subject: str, plural: int, polarity: int) -> Clau
     return Clause(f"{subject} {form}", polarity, flags)
 
 
-def _subject(p: _Picker, product: tuple, allow_plural: bool = True) -> tuple[str, int]:
-    """'the battery', 'this phone' or 'it', with its grammatical number."""
+def _subject(p: _Picker, product: tuple, allow_plural: bool = True, generic: bool = False) -> tuple[str, int]:
+    """'the battery', 'this phone' or 'it', with its grammatical number.
+
+    ``generic`` also allows aspects of any product ("the price", "the warranty"), which
+    only suit an adjective ("the warranty is poor", not "the warranty fell apart").
+    """
     rng = p.rng
     r = rng.random()
     if r < 0.2:
         return "it", 0
     if r < 0.35:
         return f"this {product[0]}", 0
-    aspects = product[1] + (GENERIC_ASPECTS if rng.random() < 0.25 else [])
+    aspects = product[1] + (GENERIC_ASPECTS if generic and rng.random() < 0.25 else [])
     if not allow_plural:
         aspects = [a for a in aspects if not a[1]]
     name, plural = rng.choice(aspects)
@@ -266,7 +270,7 @@ def clause(p: _Picker, product: tuple, polarity: int) -> Clause:
     rng = p.rng
     kind = rng.choices(["copula", "verb", "feeling"], weights=[0.55, 0.25, 0.2])[0]
     if kind == "copula":
-        subject, plural = _subject(p, product)
+        subject, plural = _subject(p, product, generic=True)
         return _copula_clause(p, subject, plural, polarity)
     if kind == "verb":
         subject, _ = _subject(p, product, allow_plural=False)
