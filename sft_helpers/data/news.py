@@ -232,7 +232,8 @@ class _Filler:
         first = self._pick("first") if r > 0.1 else self.rng.choice(AMBIGUOUS["PER_FIRST"])
         last = self._pick("last") if r < 0.9 else self.rng.choice(AMBIGUOUS["PER_LAST"])
         if self.rng.random() < 0.08:  # a second surname: "Ana Sousa Herrera"
-            return [first, last, self._pick("last")]
+            second = self._pick("last")
+            return [first, last, second] if second != last else [first, last]
         return [first, last]
 
     def last(self) -> list[str]:
