@@ -17,9 +17,9 @@ How one submission is graded, never in the instructor's process:
    failing exercise does not stop the later ones.
 2. The notebook runs in a child process (papermill, fast mode unless ``--full``) in a
    temporary folder, with a wall-clock limit (``--timeout``, the child and its kernel are
-   killed at the limit), a memory cap (``--memory-mb``: ``resource.setrlimit(RLIMIT_AS)`` in the
-   child, inherited by its kernel; an allocation beyond it fails with MemoryError or kills the
-   kernel) and no network (``sft_helpers.offline``: a ``sitecustomize.py`` on the child's
+   killed at the limit; ``--cell-timeout`` interrupts one slow cell and lets the rest run),
+   a memory cap (``--memory-mb``: ``resource.setrlimit(RLIMIT_AS)`` in the child, inherited by
+   its kernel; an allocation beyond it fails with MemoryError or kills the kernel) and no network (``sft_helpers.offline``: a ``sitecustomize.py`` on the child's
    ``PYTHONPATH`` refuses every socket connection; ``HF_HUB_OFFLINE=1``).
 3. Each check appends its result to ``SFT_CHECK_RESULTS``; the grader sets ``SFT_CHECK_CELL`` to
    the check cell's id just before it, so only results of the re-inserted cells count. A check
@@ -251,7 +251,13 @@ def _kill_tree(pid: int) -> None:
 
 
 def _run_child(
-    notebook: Path, folder: Path, results: Path, timeout: float, memory_mb: int, fast: bool
+    notebook: Path,
+    folder: Path,
+    results: Path,
+    timeout: float,
+    memory_mb: int,
+    fast: bool,
+    cell_timeout: float | None = None,
 ) -> str:
     """Run the notebook in a child process; return "ok", "timeout", "dead kernel" or "error: ..."."""
     from sft_helpers.offline import offline_environment
@@ -269,6 +275,8 @@ def _run_child(
             str(folder / "out.ipynb"),
         ]
         command += ["--memory-mb", str(memory_mb)]
+        if cell_timeout:
+            command += ["--cell-timeout", str(cell_timeout)]
         with open(log, "wb") as handle:
             proc = subprocess.Popen(
                 command, cwd=folder, env=env, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True
@@ -288,7 +296,7 @@ def _run_child(
     return "error: " + (" | ".join(tail) or f"exit code {code}")
 
 
-def _child_main(notebook: str, output: str, memory_mb: int) -> int:
+def _child_main(notebook: str, output: str, memory_mb: int, cell_timeout: float | None = None) -> int:
     """Inside the child: cap memory, run papermill; learner errors are expected, not failures."""
     if memory_mb > 0:
         try:
@@ -304,7 +312,14 @@ def _child_main(notebook: str, output: str, memory_mb: int) -> int:
 
     try:
         papermill.execute_notebook(
-            notebook, output, cwd=os.getcwd(), kernel_name="python3", progress_bar=False, log_output=False
+            notebook,
+            output,
+            cwd=os.getcwd(),
+            kernel_name="python3",
+            progress_bar=False,
+            log_output=False,
+            execution_timeout=cell_timeout,
+            interrupt_on_timeout=True,  # a cell past the limit is interrupted; the next cells still run
         )
     except PapermillExecutionError:
         return 0  # a cell raised: the checks after it still ran (raises-exception tags)
@@ -345,6 +360,7 @@ def grade_one(
     timeout: float,
     memory_mb: int,
     fast: bool,
+    cell_timeout: float | None = None,
 ) -> tuple[list[dict[str, Any]], str, list[str]]:
     """Rows for one submission, its status ("ok", "timeout", ...) and review flags."""
     nb_ex, graded = exercises[sub.notebook]
@@ -362,7 +378,7 @@ def grade_one(
         notebook = folder / "submission.ipynb"
         nbformat.write(prepared, notebook)
         results = folder / "results.jsonl"
-        status = _run_child(notebook, folder, results, timeout, memory_mb, fast)
+        status = _run_child(notebook, folder, results, timeout, memory_mb, fast, cell_timeout)
         records = _read_results(results)
     rows = []
     for ex in graded:
@@ -428,6 +444,7 @@ def grade_all(
     memory_mb: int,
     fast: bool = True,
     fresh: bool = False,
+    cell_timeout: float | None = None,
     jobs: int = 1,
     log: Any = print,
 ) -> dict[str, str]:
@@ -455,7 +472,7 @@ def grade_all(
         start = time.monotonic()
         if sub.problem:
             return [], f"unmatched: {sub.problem}", [], 0.0
-        rows, status, flags = grade_one(sub, exercises, timeout, memory_mb, fast)
+        rows, status, flags = grade_one(sub, exercises, timeout, memory_mb, fast, cell_timeout)
         return rows, status, flags, time.monotonic() - start
 
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:  # each job waits on its own child process
@@ -530,8 +547,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser = argparse.ArgumentParser(prog="sft_helpers.grading --child")
         parser.add_argument("--child", nargs=2, metavar=("NOTEBOOK", "OUTPUT"))
         parser.add_argument("--memory-mb", type=int, default=0)
+        parser.add_argument("--cell-timeout", type=float, default=None)
         args = parser.parse_args(argv)
-        return _child_main(args.child[0], args.child[1], args.memory_mb)
+        return _child_main(args.child[0], args.child[1], args.memory_mb, args.cell_timeout)
     parser = argparse.ArgumentParser(
         prog="python -m sft_helpers grade",
         description="Grade submitted exercise notebooks (see exercises/README.md).",
@@ -543,6 +561,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--exercises", type=Path, default=Path("exercises"), help="the generated exercise notebooks"
     )
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds per submission (default 900)")
+    parser.add_argument(
+        "--cell-timeout",
+        type=float,
+        default=None,
+        help="seconds per cell; a slower cell is interrupted (default none)",
+    )
     parser.add_argument(
         "--memory-mb", type=int, default=8192, help="address-space cap per submission, 0 = none"
     )
@@ -566,6 +590,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             not args.full,
             args.fresh,
             jobs=args.jobs,
+            cell_timeout=args.cell_timeout,
         )
     except (FileNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)

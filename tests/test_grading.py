@@ -148,7 +148,7 @@ def test_prepared_notebook_restores_check_cells_and_flags_tampering():
     assert flags and "SFT_CHECK_RESULTS" in flags[0]
 
 
-def test_child_has_no_network_and_a_memory_cap(tmp_path):
+def test_child_has_no_network_a_memory_cap_and_a_cell_time_limit(tmp_path):
     code = (
         "import json, os, socket\nimport numpy as np\nresult = {}\n"
         "try:\n    socket.create_connection(('192.0.2.1', 80), timeout=2)\n    result['network'] = 'open'\n"
@@ -158,11 +158,17 @@ def test_child_has_no_network_and_a_memory_cap(tmp_path):
         "result['offline'] = os.environ.get('HF_HUB_OFFLINE')\n"
         "open(os.environ['SFT_CHECK_RESULTS'], 'w').write(json.dumps(result))"
     )
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
+    after = "open(os.environ['SFT_CHECK_RESULTS'], 'a').write('\\nafter the loop')"
+    cells = [code, "while True:\n    pass", after]
+    tags = {"tags": [grading.RAISES_TAG]}  # as the grader tags every cell
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c, metadata=tags) for c in cells])
     notebook = tmp_path / "probe.ipynb"
     nbformat.write(nb, notebook)
     results = tmp_path / "results.json"
-    assert grading._run_child(notebook, tmp_path, results, timeout=60, memory_mb=3000, fast=True) == "ok"
-    result = json.loads(results.read_text())
+    status = grading._run_child(notebook, tmp_path, results, 60, memory_mb=3000, fast=True, cell_timeout=5)
+    assert status == "ok"
+    first, second = results.read_text().split("\n")
+    assert second == "after the loop"  # the endless cell was interrupted, the next one ran
+    result = json.loads(first)
     assert result == {"network": result["network"], "memory": "capped", "offline": "1"}
     assert "network access is disabled" in result["network"]
