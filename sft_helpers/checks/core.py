@@ -285,14 +285,12 @@ def check(name: str, *, references: Sequence[Any] = (), timeout: float | None = 
             saved = _save_rng()
             try:
                 result = _run_check(func, learner, args, kwargs, state)
-            finally:
-                _restore_rng(saved)
-            try:
                 result.name = result.name or name
                 result.record()
+                return result
             finally:
+                _restore_rng(saved)
                 _STATE.reset(token)
-            return result
 
         wrapper.exercise_name = name  # type: ignore[attr-defined]
         return wrapper  # type: ignore[return-value]
