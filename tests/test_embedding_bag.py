@@ -103,10 +103,11 @@ def test_bad_forward_inputs_say_what_was_expected() -> None:
 
 
 def test_training_learns_the_toy_task_and_is_deterministic(tokenizer, toy_data) -> None:
-    state = torch.random.get_rng_state()
-    model_a, scores_a = train_embedding_bag(toy_data, tokenizer, epochs=4, dim=16, seed=3)
+    state, threads = torch.random.get_rng_state(), torch.get_num_threads()
+    model_a, scores_a = train_embedding_bag(toy_data, tokenizer, epochs=4, dim=16, lr=2e-2, seed=3)
     assert torch.equal(state, torch.random.get_rng_state()), "training must not move the global RNG"
-    model_b, scores_b = train_embedding_bag(toy_data, tokenizer, epochs=4, dim=16, seed=3)
+    assert torch.get_num_threads() == threads, "training must give back the thread setting"
+    model_b, scores_b = train_embedding_bag(toy_data, tokenizer, epochs=4, dim=16, lr=2e-2, seed=3)
     for key, value in model_a.state_dict().items():
         assert torch.equal(value, model_b.state_dict()[key]), key
     for key in ("train_accuracy", "validation_accuracy", "test_accuracy"):
