@@ -231,3 +231,39 @@ def test_hub_id_offline_gives_clear_error(monkeypatch):
 def test_bad_source_type(source):
     with pytest.raises(TypeError, match="source must be"):
         load_ner(source)
+
+
+def test_hub_results_are_normalised_to_the_course_schema(monkeypatch):
+    """No network: ``datasets.load_dataset`` is replaced by an in-memory data set."""
+    import datasets
+
+    fake = datasets.DatasetDict(
+        {
+            "train": datasets.Dataset.from_dict(
+                {"idx": [0, 1], "sentence": ["good", "bad"], "label": ["pos", "neg"]}
+            ),
+            "validation": datasets.Dataset.from_dict({"idx": [2], "sentence": ["fine"], "label": ["pos"]}),
+        }
+    )
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("HF_DATASETS_OFFLINE", raising=False)
+    monkeypatch.setattr(datasets, "load_dataset", lambda name: fake)
+    ds = load_classification("someone/sentiment")
+    assert ds["train"].column_names == ["text", "label"]
+    assert ds["train"].features["label"].names == ["neg", "pos"]
+    assert ds["validation"]["label"] == [1]
+    with pytest.raises(ValueError, match="lacks the columns"):
+        load_ner("someone/sentiment")
+
+
+def test_hub_failure_is_wrapped(monkeypatch):
+    import datasets
+
+    def refuse(name):
+        raise OSError("Connection refused")
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("HF_DATASETS_OFFLINE", raising=False)
+    monkeypatch.setattr(datasets, "load_dataset", refuse)
+    with pytest.raises(HubUnavailableError, match="needs the network.*Connection refused"):
+        load_ner("someone/ner")

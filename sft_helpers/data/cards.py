@@ -54,8 +54,9 @@ the main clause wins; a closing verdict wins; good and bad side by side without 
 pros-and-cons lists, and lukewarm words are *mixed*. Noise: typos (swapped, dropped,
 doubled or mistyped letters), whole reviews in lower case, a shouted word.
 
-Words are split into pools: training uses only the `train` pool; 35% of the validation
-and of the test reviews draw each word slot from a pool held out for that split alone
+Words are split into pools: training uses only the `train` pool; about 35% of the
+validation and of the test reviews are built with a pool held out for that split alone,
+from which each word slot then draws with probability 0.6
 (new adjectives such as "abysmal" or "flawless", products such as drones, intensifiers,
 verdicts, negations such as "anything but", connectives such as "that said"). Those
 reviews have `unseen_words = True`. No review text occurs in two splits.

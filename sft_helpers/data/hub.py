@@ -66,4 +66,36 @@ def load_from_hub(name: str, task: str):
                 f"expected {list(keep)}."
             )
         out[split] = ds.select_columns(list(keep))
-    return datasets.DatasetDict(out)
+    result = datasets.DatasetDict(out)
+    if task == "classification" and not isinstance(
+        result[next(iter(result))].features["label"], datasets.ClassLabel
+    ):
+        result = _encode_labels(result)
+    if task == "ner":
+        feature = result[next(iter(result))].features["ner_tags"]
+        if not isinstance(getattr(feature, "feature", None), datasets.ClassLabel):
+            raise ValueError(
+                f"hub data set {name!r} stores ner_tags as {feature}, not as ClassLabel ids; load it with "
+                "datasets.load_dataset, save it as CoNLL files and pass the folder."
+            )
+    return result
+
+
+def _encode_labels(dd):
+    """Plain int or string labels -> one ClassLabel shared by every split (the same order as local files)."""
+    import datasets
+
+    from sft_helpers.data.schema import label_names
+
+    names = label_names(v for ds in dd.values() for v in ds["label"])
+    index = {name: i for i, name in enumerate(names)}
+    features = datasets.Features(
+        {"text": datasets.Value("string"), "label": datasets.ClassLabel(names=names)}
+    )
+
+    def encode(batch: dict) -> dict:
+        return {"label": [v if isinstance(v, int) else index[v] for v in batch["label"]]}
+
+    return datasets.DatasetDict(
+        {split: ds.map(encode, batched=True, features=features) for split, ds in dd.items()}
+    )
