@@ -399,3 +399,30 @@ def test_frozen_parameters_are_saved_as_trainable_only(tmp_path: Path) -> None:
         p.requires_grad_(name.startswith("classifier"))
     checkpoints.load_weights(other, tmp_path / "w.safetensors")
     assert torch.equal(other.classifier.weight, model.classifier.weight)
+
+
+# ----------------------------------------------------------------------------- plots
+def test_training_plots_and_their_errors() -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from sft_helpers.plotting import plot_confusion_matrix, plot_history, plot_length_histogram
+
+    history = {
+        "train": [{"step": s, "loss": 1.0 / s} for s in range(1, 11)],
+        "eval": [{"step": 5, "loss": 0.3, "accuracy": 0.8}, {"step": 10, "loss": 0.2, "accuracy": 0.9}],
+    }
+    assert len(plot_history(history, metric="accuracy").axes) == 2
+    assert len(plot_history(history).axes) == 1
+    with pytest.raises(ValueError, match="metric='f1'"):
+        plot_history(history, metric="f1")
+    with pytest.raises(ValueError, match="empty"):
+        plot_history({"train": [], "eval": []})
+    ax = plot_confusion_matrix(np.array([[5, 1], [2, 7]]), ["neg", "pos"], normalize=True)
+    assert [t.get_text() for t in ax.texts] == ["0.83", "0.17", "0.22", "0.78"]
+    with pytest.raises(ValueError, match="labels has 3 names"):
+        plot_confusion_matrix(np.eye(2), ["a", "b", "c"])
+    ax = plot_length_histogram([3, 5, 9, 12], max_length=10)
+    assert ax.get_legend() is not None
+    with pytest.raises(ValueError, match="non-empty"):
+        plot_length_histogram([])
