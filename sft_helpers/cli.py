@@ -58,6 +58,10 @@ def _build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("grade", help="grade a folder of submitted exercise notebooks")
     p.add_argument("grade_args", nargs=argparse.REMAINDER, help="SUBMISSIONS --out grades.csv ...")
 
+    p = sub.add_parser("train", help="fine-tune on a task outside notebooks (also under torchrun)",
+                       add_help=False)
+    p.add_argument("train_args", nargs=argparse.REMAINDER, help="see `train --help`")
+
     p = sub.add_parser("bench", help="run benchmark scripts in bench/ (JSON lines)")
     p.add_argument("names", nargs="*", help="only these scripts (e.g. attention)")
     p.add_argument("--quick", action="store_true", help="pass --quick to each script")
@@ -67,6 +71,10 @@ def _build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the process exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in _PASSTHROUGH:
+        # These commands parse their own options (including --help): hand them the rest as is.
+        _ensure_course_python(argv)
+        return _PASSTHROUGH[argv[0]](argv[1:])
     args = _build_parser().parse_args(argv)
     if args.command == "setup":
         setup_env.setup(force=args.force)
@@ -81,8 +89,6 @@ def main(argv: list[str] | None = None) -> int:
         from sft_helpers import course
 
         return course.refresh_solution_notebooks(names=args.names)
-    if args.command == "test":
-        return _run_tests(args.pytest_args)
     if args.command == "lab":
         return subprocess.call(
             [sys.executable, "-m", "jupyter", "lab", "--notebook-dir", str(setup_env.REPO_ROOT)]
@@ -91,19 +97,29 @@ def main(argv: list[str] | None = None) -> int:
         from sft_helpers import doctor
 
         return doctor.main()
-    if args.command == "exercises":
-        from sft_helpers import exercises
-
-        return exercises.main(args.exercise_args)
-    if args.command == "grade":
-        from sft_helpers import grading
-
-        return grading.main(args.grade_args)
     if args.command == "bench":
         from sft_helpers import course
 
         return course.run_benchmarks(names=args.names, quick=args.quick)
     raise AssertionError(f"unhandled command {args.command}")
+
+
+def _train(args: list[str]) -> int:
+    from sft_helpers import train_cli
+
+    return train_cli.main(args)
+
+
+def _exercises(args: list[str]) -> int:
+    from sft_helpers import exercises
+
+    return exercises.main(args)
+
+
+def _grade(args: list[str]) -> int:
+    from sft_helpers import grading
+
+    return grading.main(args)
 
 
 def _run_tests(pytest_args: list[str]) -> int:
@@ -119,6 +135,8 @@ def _run_tests(pytest_args: list[str]) -> int:
     print("+", " ".join(cmd[1:]), flush=True)
     return subprocess.call(cmd, cwd=root)
 
+
+_PASSTHROUGH = {"test": _run_tests, "train": _train, "exercises": _exercises, "grade": _grade}
 
 if __name__ == "__main__":
     raise SystemExit(main())
