@@ -54,7 +54,7 @@ def test_cards_print_the_required_numbers():
     for phrase in [
         "seen (as an entity) in train",
         "Near duplicates",
-        "Distinct patterns",
+        "Hand-written templates",
         "Known limits",
         "MIT",
     ]:

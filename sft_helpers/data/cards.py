@@ -164,8 +164,8 @@ Tag counts:
 
 {_table(["tag", *_SPLITS], tag_rows)}
 
-Distinct patterns (template plus opener and closer): {st["distinct_patterns"]["train"]} in train,
-{st["distinct_patterns_all"]} in all.
+Hand-written templates: {st["templates"]}; distinct patterns (template plus opener and closer):
+{st["distinct_patterns"]["train"]} in train, {st["distinct_patterns_all"]} in all.
 
 ## Overlap between test and train
 - Test entity strings also seen (as an entity) in train: {_pct(st["test_entity_strings_seen_in_train"])} of the

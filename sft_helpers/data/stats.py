@@ -122,7 +122,7 @@ def entities(tokens: Sequence[str], tags: Sequence[str]) -> list[tuple[str, str]
 
 def ner_stats(rows: dict[str, list[dict]]) -> dict[str, Any]:
     """Card numbers for the news NER data set (``rows`` from ``news.generate``)."""
-    from sft_helpers.data.news import AMBIGUOUS, TYPES
+    from sft_helpers.data.news import AMBIGUOUS, COMMON_NOUN_SENTENCES, HEADLINES, TEMPLATES, TYPES
     from sft_helpers.data.schema import CONLL2003_TAGS
 
     train, test = rows["train"], rows["test"]
@@ -140,6 +140,7 @@ def ner_stats(rows: dict[str, list[dict]]) -> dict[str, Any]:
         "tags": {s: {t: sum(x["tags"].count(t) for x in r) for t in CONLL2003_TAGS} for s, r in rows.items()},
         "entities": {s: dict(Counter(k for _, k in mentions(r)).most_common()) for s, r in rows.items()},
         "types": list(TYPES),
+        "templates": len(TEMPLATES) + len(HEADLINES) + len(COMMON_NOUN_SENTENCES) + 1,  # + the dateline
         "distinct_patterns": {s: len({x["pattern"] for x in r}) for s, r in rows.items()},
         "distinct_patterns_all": len({x["pattern"] for r in rows.values() for x in r}),
         "near_duplicate_share": {
