@@ -17,6 +17,13 @@ let an interrupted run resume to the same weights, bit for bit on CPU.
 It works for any model whose forward returns an object or dict with ``loss`` (and ``logits``
 for metrics): transformers models are called as ``model(**batch)``, a plain ``nn.Module``
 whose forward takes one argument as ``model(batch)``.
+
+Under ``torchrun`` (see ``sft_helpers.distributed``) the same loop runs on every process:
+``batch_size`` is then the *global* batch; each rank takes its slice of every batch and
+weights its loss by its share of the batch's labelled units (examples, or tokens whose label
+is not -100), so the gradients DistributedDataParallel averages equal one process's
+gradients on the whole batch, up to the order of float additions. Rank 0 alone evaluates,
+prints and writes checkpoints; the others receive its metrics.
 """
 
 from __future__ import annotations
@@ -33,7 +40,7 @@ import numpy as np
 import torch
 from transformers import default_data_collator, get_linear_schedule_with_warmup
 
-from sft_helpers import checkpoints, runtime
+from sft_helpers import checkpoints, distributed, runtime
 from sft_helpers.batching import batch_order, example_lengths, model_input_names, prepare_examples
 
 __all__ = ["TrainConfig", "TrainResult", "Predictions", "train", "evaluate", "predict", "make_optimizer"]
@@ -319,11 +326,49 @@ def _compatible(saved: dict[str, Any], config: TrainConfig) -> None:
         )
 
 
+def _loss_units(example: dict[str, Any]) -> int:
+    """How many terms an example adds to the model's mean loss: 1, or its tokens labelled != -100."""
+    labels = example["labels"]
+    if isinstance(labels, list | tuple):
+        return sum(1 for label in labels if label != -100)
+    return 1
+
+
+def _rank_share(
+    batch: list[int], examples: list[dict[str, Any]], rank: int, world: int
+) -> tuple[list[int], float]:
+    """This rank's slice of a global batch and the factor that makes DDP's gradient mean exact.
+
+    DDP averages the ranks' gradients; scaling rank r's mean loss by ``world * units_r / units``
+    turns that average into the gradient of the mean loss over the whole batch. A rank left
+    without examples (batch smaller than the world) runs one example with weight 0, because
+    every rank must take part in the gradient exchange.
+    """
+    mine = distributed.shard(batch, rank, world)
+    if not mine:
+        return batch[:1], 0.0
+    total = sum(_loss_units(examples[i]) for i in batch)
+    own = sum(_loss_units(examples[i]) for i in mine)
+    return mine, (world * own / total if total else 0.0)
+
+
+def _rank_seed(seed: int, rank: int, step: int) -> int:
+    """Dropout seed of one rank for one optimizer step: a resumed distributed run replays it exactly."""
+    return (seed * 1_000_003 + step) * 1_009 + rank
+
+
 def _batches(
-    examples: list[dict[str, Any]], order: list[list[int]], start: int, collator: Collator
-) -> Iterator[tuple[int, dict[str, Any]]]:
+    examples: list[dict[str, Any]],
+    order: list[list[int]],
+    start: int,
+    collator: Collator,
+    rank: int = 0,
+    world: int = 1,
+) -> Iterator[tuple[int, dict[str, Any], float]]:
+    """``(index, collated batch, loss weight)`` from batch ``start`` on; this rank's share under DDP."""
     for b in range(start, len(order)):
-        yield b, collator([dict(examples[i]) for i in order[b]])
+        indices, weight = _rank_share(order[b], examples, rank, world) if world > 1 else (order[b], 1.0)
+        yield b, collator([dict(examples[i]) for i in indices]), weight
 
 
 def train(
@@ -367,7 +412,9 @@ def train(
     epochs = math.ceil(total_steps / steps_per_epoch)
 
     # model, optimizer, schedule
-    device = runtime.get_device()
+    world, rank = distributed.world_size(), distributed.rank()
+    main = rank == 0  # only rank 0 evaluates, prints and saves
+    device = distributed.device()
     model.to(device)
     _, as_kwargs = model_input_names(model)
     optimizer = make_optimizer(model, config)
@@ -380,14 +427,18 @@ def train(
     best_in_memory: dict[str, torch.Tensor] | None = None
 
     if resume:
-        progress = _resume(resume, config, model, optimizer, scheduler)
+        progress = _resume(resume, config, model, optimizer, scheduler, verbose=config.verbose and main)
+    engine = distributed.wrap(model)  # DistributedDataParallel under torchrun, else the model itself
 
     def run_evaluation() -> None:
         """Evaluate, update best/patience, print one line, save a checkpoint."""
         nonlocal best_in_memory
-        metrics = _evaluate_examples(
-            model, eval_examples, collator, compute_metrics, config.eval_batch_size, config.bf16
-        )
+        metrics = None
+        if main:
+            metrics = _evaluate_examples(
+                model, eval_examples, collator, compute_metrics, config.eval_batch_size, config.bf16
+            )
+        metrics = distributed.broadcast_object(metrics)  # every rank takes the same decisions
         if config.early_stopping_metric not in metrics:
             raise ValueError(
                 f"early_stopping_metric={config.early_stopping_metric!r} is not among the evaluation metrics "
@@ -407,17 +458,19 @@ def train(
         else:
             progress.bad_evals += 1
             progress.stopped_early = config.patience is not None and progress.bad_evals >= config.patience
-        if config.verbose:
+        if config.verbose and main:
             shown = " | ".join(f"{k} {v:.4f}" for k, v in metrics.items())
             mark = " (best)" if better else ""
             print(f"step {progress.step}/{total_steps} | epoch {row['epoch']:.2f} | eval {shown}{mark}")
-        if config.output_dir is not None:
+        if config.output_dir is not None and main:
             _save(config, progress, model, optimizer, scheduler, best=better)
 
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=total_steps, initial=progress.step, disable=not config.progress, desc="training")
-    model.train()
+    bar = tqdm(
+        total=total_steps, initial=progress.step, disable=not (config.progress and main), desc="training"
+    )
+    engine.train()
     start_time, examples_seen = time.perf_counter(), 0
     try:
         while progress.step < total_steps and not progress.stopped_early:
@@ -429,22 +482,31 @@ def train(
                 group_by_length=config.group_by_length,
             )
             step_loss: Any = 0.0
-            for b, batch in _batches(train_examples, order, progress.batch_in_epoch, collator):
+            batches = _batches(train_examples, order, progress.batch_in_epoch, collator, rank, world)
+            for b, batch, weight in batches:
                 group_start = b - b % config.grad_accum_steps
                 group_size = min(config.grad_accum_steps, len(order) - group_start)  # last group may be short
+                last_of_group = b + 1 == group_start + group_size
+                if world > 1 and b == group_start:
+                    torch.manual_seed(_rank_seed(config.seed, rank, progress.step))  # per-rank dropout
                 batch = _to_device(batch, device)
-                with _autocast(device, config.bf16):
-                    loss = _field(_forward(model, batch, as_kwargs), "loss")
-                if loss is None:
-                    raise ValueError(
-                        "The model returned no loss: the batch needs 'labels' (a model called without labels "
-                        "only predicts; it cannot learn)."
-                    )
-                (loss / group_size).backward()
-                step_loss = step_loss + loss.detach().float() / group_size  # stays on the device
-                examples_seen += len(batch["input_ids"])
-                if b + 1 < group_start + group_size:
+                # DDP exchanges gradients in backward(); skip that until the last batch of the group
+                sync = contextlib.nullcontext() if world == 1 or last_of_group else engine.no_sync()
+                with sync:
+                    with _autocast(device, config.bf16):
+                        loss = _field(_forward(engine, batch, as_kwargs), "loss")
+                    if loss is None:
+                        raise ValueError(
+                            "The model returned no loss: the batch needs 'labels' (a model called without "
+                            "labels only predicts; it cannot learn)."
+                        )
+                    (loss * weight / group_size).backward()
+                step_loss = step_loss + loss.detach().float() * weight / group_size  # stays on the device
+                examples_seen += len(order[b])  # the global batch: every rank counts all ranks' examples
+                if not last_of_group:
                     continue  # keep accumulating gradients
+                if world > 1:
+                    step_loss = distributed.all_reduce_mean(step_loss)  # the loss of the whole global batch
                 if config.max_grad_norm is not None:
                     torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm)
                 optimizer.step()
@@ -471,16 +533,17 @@ def train(
                 )
                 if due and eval_examples is not None:
                     run_evaluation()
-                elif due and config.output_dir is not None:
+                elif due and config.output_dir is not None and main:
                     _save(config, progress, model, optimizer, scheduler, best=False)
                 if progress.step >= total_steps or progress.stopped_early or end_of_epoch:
                     break
             if progress.epoch >= epochs:
                 break
     except KeyboardInterrupt:
-        where = read_latest(config.output_dir) if config.output_dir else None
+        where = read_latest(config.output_dir) if config.output_dir and main else None
         hint = f"train(..., resume=True) continues from {where}" if where else "no checkpoint was written"
-        print(f"Interrupted at step {progress.step}/{total_steps}; {hint}.")
+        if main:
+            print(f"Interrupted at step {progress.step}/{total_steps}; {hint}.")
         raise
     finally:
         bar.close()
@@ -489,10 +552,13 @@ def train(
 
     best_checkpoint = None
     if config.output_dir is not None:
-        best_name = checkpoints.read_pointers(config.output_dir)["best"]
+        best_name = checkpoints.read_pointers(config.output_dir)["best"] if main else None
+        best_name = distributed.broadcast_object(best_name)  # other machines may not see rank 0's disk
         best_checkpoint = Path(config.output_dir) / best_name if best_name else None
         if config.load_best_at_end and best_checkpoint is not None and progress.best_step != progress.step:
-            checkpoints.load_weights(model, best_checkpoint / checkpoints.WEIGHTS_FILE)
+            if main:
+                checkpoints.load_weights(model, best_checkpoint / checkpoints.WEIGHTS_FILE)
+            _broadcast_weights(model)
     elif config.load_best_at_end and best_in_memory is not None and progress.best_step != progress.step:
         model.load_state_dict(best_in_memory)
     return TrainResult(
@@ -535,8 +601,22 @@ def _save(
     checkpoints.prune_checkpoints(config.output_dir)
 
 
+def _broadcast_weights(model: torch.nn.Module) -> None:
+    """Copy rank 0's parameters and buffers to every rank (nothing to do in one process)."""
+    if distributed.world_size() < 2:
+        return
+    with torch.no_grad():
+        for tensor in model.state_dict().values():
+            torch.distributed.broadcast(tensor, src=0)
+
+
 def _resume(
-    resume: bool | str | Path, config: TrainConfig, model: torch.nn.Module, optimizer: Any, scheduler: Any
+    resume: bool | str | Path,
+    config: TrainConfig,
+    model: torch.nn.Module,
+    optimizer: Any,
+    scheduler: Any,
+    verbose: bool = True,
 ) -> _Progress:
     folder = read_latest(config.output_dir) if resume is True else Path(resume)
     if folder is None:
@@ -547,6 +627,6 @@ def _resume(
     state = checkpoints.load_checkpoint(folder, model, optimizer)
     scheduler.load_state_dict(state["scheduler"])
     progress = _Progress(**state["progress"])
-    if config.verbose:
+    if verbose:
         print(f"Resumed from {folder.name} (step {progress.step}).")
     return progress
