@@ -207,14 +207,17 @@ def wrap(model: torch.nn.Module) -> torch.nn.Module:
     """
     if world_size() < 2:
         return model
+    import inspect
+
     from torch.nn.parallel import DistributedDataParallel
 
     on_gpu = next(model.parameters()).device.type == "cuda"
-    return DistributedDataParallel(
-        model,
-        device_ids=[local_rank()] if on_gpu else None,
-        broadcast_buffers=False,
+    # newer torch renamed broadcast_buffers (and warns about the old name)
+    names = inspect.signature(DistributedDataParallel.__init__).parameters
+    no_buffer_sync = (
+        {"forward_sync_buffers": False} if "forward_sync_buffers" in names else {"broadcast_buffers": False}
     )
+    return DistributedDataParallel(model, device_ids=[local_rank()] if on_gpu else None, **no_buffer_sync)
 
 
 def unwrap(model: torch.nn.Module) -> torch.nn.Module:
