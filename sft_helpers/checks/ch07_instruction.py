@@ -190,7 +190,7 @@ def lora_count_with_peft(shapes: Sequence[tuple[int, int]], rank: int) -> int:
 def check_lora_parameter_count(fn: Any) -> Any:
     """``fn(shapes, rank) -> int``: trainable parameters of LoRA on Linear weights of shapes (out, in)."""
     rng = random.Random(fresh_seed())
-    cases = [([(576, 576), (192, 576)], 8)]  # SmolLM2's q_proj and k_proj
+    cases = [([(576, 576), (192, 576), (1536, 576)], 8)]  # SmolLM2: q_proj, k_proj, gate_proj
     for _ in range(5):
         shapes = [(rng.choice([16, 24, 40, 64]), rng.choice([8, 32, 48])) for _ in range(rng.randint(2, 4))]
         cases.append((shapes, rng.choice([1, 2, 4, 8])))
