@@ -185,7 +185,7 @@ def train_embedding_bag(
         torch.optim.Adam(model.classifier.parameters(), lr=lr),
     ]
     ids = _encode(tokenizer, train["text"], max_length)
-    labels = torch.tensor(train["label"], dtype=torch.long)
+    labels = torch.tensor(list(train["label"]), dtype=torch.long)
 
     start = time.perf_counter()
     model.train()
@@ -207,7 +207,7 @@ def train_embedding_bag(
         if name in dataset_dict and len(dataset_dict[name]) > 0:
             split = dataset_dict[name]
             predicted = torch.tensor(predict_labels(model, tokenizer, split["text"], max_length=max_length))
-            scores[f"{name}_accuracy"] = (predicted == torch.tensor(split["label"])).float().mean().item()
+            scores[f"{name}_accuracy"] = (predicted == torch.tensor(list(split["label"]))).float().mean().item()
     scores["epochs"] = epochs
     scores["train_seconds"] = seconds
     return model, scores

@@ -82,6 +82,15 @@ def test_plot_position_encodings_shows_the_matrix() -> None:
         plotting.plot_position_encodings(torch.zeros(3))
 
 
+def test_plot_position_encodings_colour_scale_ignores_a_few_outliers() -> None:
+    matrix = torch.linspace(-1, 1, 400).reshape(20, 20)
+    matrix[0, 0] = 50.0  # one outlier, as learned tables have
+    ax = plotting.plot_position_encodings(matrix)
+    low, high = ax.images[0].get_clim()
+    assert low == -high and 0.9 < high < 2.0
+    assert plotting.plot_position_encodings(torch.zeros(3, 4)).images[0].get_clim() == (-1.0, 1.0)
+
+
 def test_plot_similarity_across_layers_one_line_per_series() -> None:
     series = {"bank": [0.9, 0.7, 0.5], "apple": [0.8, 0.6, 0.6]}
     ax = plotting.plot_similarity_across_layers(series)

@@ -141,12 +141,20 @@ def plot_embeddings_2d(
 
 
 def plot_position_encodings(matrix: object, ax: Axes | None = None, title: str | None = None) -> Axes:
-    """Heat map of a position-encoding matrix (positions, dim): one row per position."""
+    """Heat map of a position-encoding matrix (positions, dim): one row per position.
+
+    The colour scale is symmetric around 0 and ends at the 99.5th percentile of the absolute
+    values, so a few outlying entries (learned tables have some) do not wash out the rest;
+    clipped values show in the end colours (the colour bar's arrows say so).
+    """
     x = _as_matrix(matrix, "matrix")
     ax = _new_ax(ax)
-    limit = float(np.abs(x).max()) or 1.0
-    image = ax.imshow(x, aspect="auto", cmap="RdBu_r", vmin=-limit, vmax=limit, interpolation="nearest")
-    ax.figure.colorbar(image, ax=ax, fraction=0.046, pad=0.02)
+    largest = float(np.abs(x).max())
+    limit = float(np.percentile(np.abs(x), 99.5)) or largest or 1.0
+    image = ax.imshow(x, aspect="auto", cmap="RdBu_r", vmin=-limit, vmax=limit, interpolation="antialiased")
+    ax.figure.colorbar(
+        image, ax=ax, fraction=0.046, pad=0.02, extend="both" if largest > limit else "neither"
+    )
     ax.set_xlabel("embedding dimension")
     ax.set_ylabel("position")
     ax.grid(False)
