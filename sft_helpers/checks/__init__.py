@@ -9,4 +9,6 @@ from sft_helpers.checks.ch02_attention import *  # noqa: F401,F403
 from sft_helpers.checks.ch03_transformer import *  # noqa: F401,F403
 from sft_helpers.checks.ch04_classification import *  # noqa: F401,F403
 from sft_helpers.checks.ch05_ner import *  # noqa: F401,F403
+from sft_helpers.checks.ch06_practice import *  # noqa: F401,F403
+from sft_helpers.checks.ch07_instruction import *  # noqa: F401,F403
 from sft_helpers.checks.core import CheckResult  # noqa: F401
