@@ -365,3 +365,40 @@ def score_answers(rows: Sequence[Mapping[str, Any]], answers: Sequence[str]) -> 
         else:
             raise ValueError(f"row task {task!r} is not one of {TASKS}.")
     return scores
+
+
+def generate_answers(
+    model: torch.nn.Module,
+    tokenizer: Any,
+    rows: Sequence[Mapping[str, Any]],
+    batch_size: int = 8,
+    margin: int = 8,
+) -> tuple[list[str], dict[str, float]]:
+    """Greedy answers to the rows' prompts, task by task, and the seconds each task took.
+
+    Each task's answers are capped at its longest gold response plus ``margin`` tokens: a
+    one-word sentiment needs far fewer steps than a JSON list of entities.
+    """
+    import time
+
+    from sft_helpers.generation import generate
+
+    answers: list[str] = [""] * len(rows)
+    seconds: dict[str, float] = {}
+    for task in dict.fromkeys(row["task"] for row in rows):
+        chosen = [i for i, row in enumerate(rows) if row["task"] == task]
+        longest = max(
+            len(tokenizer(rows[i]["response"], add_special_tokens=False)["input_ids"]) for i in chosen
+        )
+        start = time.perf_counter()
+        out = generate(
+            model,
+            tokenizer,
+            [rows[i]["prompt"] for i in chosen],
+            max_new_tokens=longest + margin,
+            batch_size=batch_size,
+        )
+        seconds[task] = time.perf_counter() - start
+        for i, answer in zip(chosen, out, strict=True):
+            answers[i] = answer
+    return answers, seconds

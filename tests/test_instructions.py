@@ -1,0 +1,241 @@
+"""The instruction data set, its chat-template encoding with prompt masking, its scores, and
+batched generation (on a tiny random llama model with SmolLM2's real tokenizer)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from sft_helpers import generation, instructions
+from sft_helpers.instructions import IGNORE_INDEX
+
+pytest.importorskip("gguf")
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    """SmolLM2's tokenizer, read straight from the GGUF file (no model conversion needed)."""
+    from transformers import AutoTokenizer
+
+    from sft_helpers.llm import gguf_path
+
+    path = gguf_path()
+    return AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tokenizer):
+    """A randomly initialised 2-layer llama with SmolLM2's vocabulary: fast, and a real causal LM."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        tie_word_embeddings=True,
+        bos_token_id=1,
+        eos_token_id=2,
+        pad_token_id=2,
+    )
+    return LlamaForCausalLM(config).eval()
+
+
+@pytest.fixture(scope="module")
+def pairs():
+    return instructions.build_instruction_dataset(n_train=6, n_test=3, seed=0)
+
+
+# ----------------------------------------------------------------------------- building examples
+def test_examples_from_tags():
+    tokens = ["Maria", "Jordan", "of", "Dvorak", "Telecom", "met", "Ana", "in", "Lima", "."]
+    tags = ["B-PER", "I-PER", "O", "B-ORG", "I-ORG", "O", "B-PER", "O", "B-LOC", "O"]
+    entities = instructions.entities_from_tags(tokens, tags)
+    assert entities == {
+        "PER": ["Maria Jordan", "Ana"],
+        "ORG": ["Dvorak Telecom"],
+        "LOC": ["Lima"],
+        "MISC": [],
+    }
+    assert list(json.loads(instructions.entities_json(entities))) == list(instructions.ENTITY_TYPES)
+    assert instructions.redact_people(tokens, tags) == "[PER] of Dvorak Telecom met [PER] in Lima ."
+    example = instructions.make_example("redact", tokens=tokens, tags=tags)
+    assert example["people"] == ["Maria Jordan", "Ana"] and "[PER]" in example["prompt"]
+    with pytest.raises(ValueError, match="tokens has"):
+        instructions.entities_from_tags(tokens, tags[:-1])
+    with pytest.raises(ValueError, match="task="):
+        instructions.make_example("translate", text="x")
+    with pytest.raises(ValueError, match="label must be"):
+        instructions.make_example("sentiment", text="ok", label="neutral")
+
+
+def test_dataset_is_deterministic_split_and_consistent(pairs):
+    again = instructions.build_instruction_dataset(n_train=6, n_test=3, seed=0)
+    assert pairs["train"].to_list() == again["train"].to_list()
+    assert pairs["test"].to_list() == again["test"].to_list()
+    other = instructions.build_instruction_dataset(n_train=6, n_test=3, seed=1)
+    assert pairs["train"]["prompt"] != other["train"]["prompt"]
+    assert set(pairs["train"]["source_split"]) == {"train"} and set(pairs["test"]["source_split"]) == {"test"}
+    for split, n in (("train", 6), ("test", 3)):
+        tasks = pairs[split]["task"]
+        assert {t: tasks.count(t) for t in instructions.TASKS} == dict.fromkeys(instructions.TASKS, n)
+    for row in pairs["train"]:
+        assert row["text"] in row["prompt"] and row["response"] not in ("", None)
+        if row["task"] == "entities":
+            assert instructions.parse_entities(row["response"])["PER"] == row["people"]
+
+
+def test_dataset_matches_its_bundled_source(pairs):
+    from sft_helpers.data import load_ner
+
+    ner = load_ner()
+    names = ner["test"].features["ner_tags"].feature.names
+    for row in pairs["test"]:
+        if row["task"] == "entities":
+            source = ner["test"][row["source_index"]]
+            gold = instructions.entities_from_tags(source["tokens"], [names[t] for t in source["ner_tags"]])
+            assert instructions.parse_entities(row["response"]) == gold
+
+
+def test_dataset_argument_errors():
+    with pytest.raises(ValueError, match="tasks must be"):
+        instructions.build_instruction_dataset(tasks=["poetry"])
+    with pytest.raises(ValueError, match="n_train"):
+        instructions.build_instruction_dataset(n_train=-1)
+    with pytest.raises(ValueError, match="asked for"):
+        instructions.build_instruction_dataset(n_train=1, n_test=10**6)
+
+
+# ----------------------------------------------------------------------------- tokenization and masking
+def test_encode_masks_exactly_the_prompt(tokenizer):
+    enc = instructions.encode_example(tokenizer, "Say yes.", "yes")
+    n = enc["prompt_length"]
+    assert enc["labels"][:n] == [IGNORE_INDEX] * n
+    assert enc["labels"][n:] == enc["input_ids"][n:]
+    assert tokenizer.decode(enc["input_ids"][:n]).endswith("<|im_start|>assistant\n")
+    assert tokenizer.decode(enc["input_ids"][n:]) == "yes<|im_end|>\n"  # the end-of-turn token is learned
+    assert enc["input_ids"][:n] == instructions.chat_ids(tokenizer, "Say yes.")
+    short = instructions.encode_example(tokenizer, "Say yes.", "yes " * 50, max_length=n + 3)
+    assert len(short["input_ids"]) == n + 3
+    with pytest.raises(ValueError, match="no room for the response"):
+        instructions.encode_example(tokenizer, "Say yes.", "yes", max_length=n)
+
+
+def test_collator_pads_right_and_agrees_with_mask_prompt_labels(tokenizer, pairs):
+    encoded = instructions.tokenize_instructions(pairs["train"].select(range(5)), tokenizer)
+    rows = [encoded[i] for i in range(5)]
+    batch = instructions.InstructionCollator(tokenizer)(rows)
+    lengths = [len(r["input_ids"]) for r in rows]
+    assert batch["input_ids"].shape == (5, max(lengths))
+    assert batch["attention_mask"].sum(1).tolist() == lengths
+    assert (batch["labels"][batch["attention_mask"] == 0] == IGNORE_INDEX).all()
+    prompt_lengths = torch.tensor([r["prompt_length"] for r in rows])
+    rebuilt = instructions.mask_prompt_labels(batch["input_ids"], prompt_lengths, batch["attention_mask"])
+    assert torch.equal(rebuilt, batch["labels"])
+    # pad id == end-of-turn id: each response's <|im_end|> keeps its label although it equals the pad id
+    eos = tokenizer.convert_tokens_to_ids("<|im_end|>")
+    assert tokenizer.pad_token_id == eos
+    for i, n in enumerate(lengths):
+        assert batch["labels"][i, n - 2] == eos  # ... <|im_end|> \n
+    padded = instructions.InstructionCollator(tokenizer, pad_to_multiple_of=16)(rows)
+    assert padded["input_ids"].shape[1] % 16 == 0
+    with pytest.raises(ValueError, match="empty"):
+        instructions.InstructionCollator(tokenizer)([])
+
+
+def test_only_response_tokens_contribute_to_the_loss(tokenizer, tiny_model, pairs):
+    encoded = instructions.tokenize_instructions(pairs["train"].select(range(3)), tokenizer)
+    batch = instructions.InstructionCollator(tokenizer)([encoded[i] for i in range(3)])
+    output = tiny_model(**batch)
+    logits = output.logits.detach().requires_grad_()  # (3, seq, vocab)
+    vocab = logits.shape[-1]
+    by_hand = F.cross_entropy(
+        logits[:, :-1].reshape(-1, vocab), batch["labels"][:, 1:].reshape(-1), ignore_index=IGNORE_INDEX
+    )
+    torch.testing.assert_close(by_hand, output.loss.detach())
+    by_hand.backward()
+    touched = logits.grad.abs().sum(-1) > 0
+    expected = torch.zeros_like(touched)
+    expected[:, :-1] = batch["labels"][:, 1:] != IGNORE_INDEX
+    assert torch.equal(touched, expected)
+    # changing prompt tokens' targets changes nothing; unmasking them changes the loss
+    unmasked = tiny_model(
+        **{**batch, "labels": batch["input_ids"].masked_fill(batch["attention_mask"] == 0, -100)}
+    )
+    assert not torch.isclose(unmasked.loss, output.loss)
+
+
+# ----------------------------------------------------------------------------- scores
+def test_scores_of_perfect_and_broken_answers(pairs):
+    rows = pairs["test"].to_list()
+    perfect = instructions.score_answers(rows, [r["response"] for r in rows])
+    assert perfect["entities"] == {
+        "n": 3,
+        "json_valid": 1.0,
+        "exact": 1.0,
+        "precision": 1.0,
+        "recall": 1.0,
+        "f1": 1.0,
+    }
+    assert perfect["sentiment"]["exact"] == perfect["sentiment"]["accuracy"] == 1.0
+    assert perfect["redact"]["exact"] == 1.0 and perfect["redact"]["leaked"] == 0.0
+    broken = instructions.score_answers(rows, ["I am not sure." for _ in rows])
+    assert broken["entities"]["json_valid"] == 0.0 and broken["entities"]["f1"] == 0.0
+    assert broken["sentiment"]["accuracy"] == 0.0
+    with pytest.raises(ValueError, match="must match"):
+        instructions.score_answers(rows, [])
+
+
+def test_entity_scores_count_hallucinations_and_misses():
+    gold = {"PER": ["Ana"], "ORG": ["Acme"], "LOC": [], "MISC": []}
+    predicted = instructions.parse_entities('{"PER": ["Ana", "Bob"], "LOC": "Lima", "EXTRA": [1]}')
+    assert predicted == {"PER": ["Ana", "Bob"], "ORG": [], "LOC": ["Lima"], "MISC": []}
+    counts = instructions.entity_counts(gold, predicted)
+    assert (counts["tp"], counts["fp"], counts["fn"]) == (1, 2, 1)
+    assert instructions.prf(counts) == pytest.approx({"precision": 1 / 3, "recall": 0.5, "f1": 0.4})
+    assert instructions.parse_entities("[1, 2]") is None and instructions.parse_entities("{oops") is None
+    assert instructions.entity_counts(gold, None)["fn"] == 2
+
+
+def test_sentiment_and_redact_scores():
+    rows = [
+        {"task": "sentiment", "response": "mixed", "people": []},
+        {
+            "task": "redact",
+            "response": "[PER] met [PER] .",
+            "text": "Ana Lopez met Bob .",
+            "people": ["Ana Lopez", "Bob"],
+        },
+    ]
+    scores = instructions.score_answers(rows, ["This review is mixed, not positive.", "[PER] met Bob ."])
+    assert scores["sentiment"] == {"n": 1, "exact": 0.0, "accuracy": 1.0}
+    assert scores["redact"] == {"n": 1, "exact": 0.0, "leaked": 0.5}
+    assert instructions.first_label("Positive!") == "positive" and instructions.first_label("no idea") is None
+
+
+# ----------------------------------------------------------------------------- generation
+def test_batched_left_padded_generation_equals_one_at_a_time(tokenizer, tiny_model):
+    prompts = ["Hi", "Tell me a long story about a cat and a dog please", "Why?"]
+    batched = generation.generate(tiny_model, tokenizer, prompts, max_new_tokens=6, batch_size=3)
+    single = [generation.generate(tiny_model, tokenizer, [p], max_new_tokens=6)[0] for p in prompts]
+    assert batched == single
+    assert tokenizer.padding_side == "right"  # restored
+    with pytest.raises(TypeError, match="list of strings"):
+        generation.generate(tiny_model, tokenizer, "Hi")
+    with pytest.raises(ValueError, match="max_new_tokens"):
+        generation.generate(tiny_model, tokenizer, ["Hi"], max_new_tokens=0)
+
+
+def test_generate_answers_keeps_order_and_times_each_task(tokenizer, tiny_model, pairs):
+    rows = pairs["test"].to_list()
+    answers, seconds = instructions.generate_answers(tiny_model, tokenizer, rows, batch_size=4, margin=1)
+    assert len(answers) == len(rows) and all(isinstance(a, str) for a in answers)
+    assert set(seconds) == set(instructions.TASKS)
+    again = generation.generate(tiny_model, tokenizer, [rows[0]["prompt"]], max_new_tokens=64)
+    assert again[0].startswith(answers[0])
