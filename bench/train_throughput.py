@@ -141,7 +141,7 @@ def run_ours(args: argparse.Namespace, train: Any, dev: Any, grouped: bool) -> d
 
 
 def run_trainer(args: argparse.Namespace, train: Any, dev: Any, grouped: bool) -> dict[str, Any]:
-    from transformers import DataCollatorWithPadding, Trainer, TrainingArguments
+    from transformers import DataCollatorWithPadding, PrinterCallback, Trainer, TrainingArguments
 
     from sft_helpers import metrics
 
@@ -177,6 +177,7 @@ def run_trainer(args: argparse.Namespace, train: Any, dev: Any, grouped: bool) -
             data_collator=DataCollatorWithPadding(tokenizer),
             compute_metrics=lambda p: metrics.classification_metrics(p.predictions, p.label_ids),
         )
+        trainer.remove_callback(PrinterCallback)  # it prints log dicts between our JSON lines
         start = time.perf_counter()
         trainer.train()
         seconds = time.perf_counter() - start
