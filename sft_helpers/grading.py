@@ -44,9 +44,11 @@ import hashlib
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Sequence
@@ -233,6 +235,21 @@ def prepare_notebook(submission: Any, exercise: Any, graded: Sequence[Exercise])
     return nb, flags
 
 
+_LIVE: set[int] = set()  # child processes running now, killed if the grader itself is stopped
+_LIVE_LOCK = threading.Lock()
+
+
+def _kill_live_children() -> None:
+    with _LIVE_LOCK:
+        pids = list(_LIVE)
+    for pid in pids:
+        _kill_tree(pid)
+
+
+def _stop_on_sigterm(signum: int, frame: Any) -> None:
+    raise SystemExit(128 + signum)  # unwinds through the clean-up below instead of dying at once
+
+
 def _kill_tree(pid: int) -> None:
     """Kill a process and all its descendants (the kernel runs in its own session)."""
     import psutil
@@ -281,6 +298,8 @@ def _run_child(
             proc = subprocess.Popen(
                 command, cwd=folder, env=env, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True
             )
+            with _LIVE_LOCK:
+                _LIVE.add(proc.pid)
             try:
                 code = proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
@@ -288,6 +307,8 @@ def _run_child(
                 return "timeout"
             finally:
                 _kill_tree(proc.pid)
+                with _LIVE_LOCK:
+                    _LIVE.discard(proc.pid)
     if code == 0:
         return "ok"
     if code == EXIT_DEAD_KERNEL:
@@ -477,26 +498,32 @@ def grade_all(
 
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:  # each job waits on its own child process
         futures = {pool.submit(work, sub): (key, digest, sub) for key, digest, sub in todo}
-        for future in as_completed(futures):
-            key, digest, sub = futures[future]
-            rows, status, flags, seconds = future.result()
-            with open(out, "a", newline="", encoding="utf-8") as handle:
-                csv.DictWriter(handle, CSV_FIELDS).writerows(rows)
-                handle.flush()
-                os.fsync(handle.fileno())
-            entry = {
-                "submission": key,
-                "sha256": digest,
-                "student": sub.student,
-                "notebook": sub.notebook,
-                "status": status,
-                "flags": flags,
-            }
-            with open(progress, "a", encoding="utf-8") as handle:
-                handle.write(json.dumps(entry) + "\n")
-            done[key] = entry
-            statuses[key] = status
-            log(f"{key}: {sum(r['points'] for r in rows)}/{len(rows)} ({status}) in {seconds:.0f} s")
+        try:
+            for future in as_completed(futures):
+                key, digest, sub = futures[future]
+                rows, status, flags, seconds = future.result()
+                with open(out, "a", newline="", encoding="utf-8") as handle:
+                    csv.DictWriter(handle, CSV_FIELDS).writerows(rows)
+                    handle.flush()
+                    os.fsync(handle.fileno())
+                entry = {
+                    "submission": key,
+                    "sha256": digest,
+                    "student": sub.student,
+                    "notebook": sub.notebook,
+                    "status": status,
+                    "flags": flags,
+                }
+                with open(progress, "a", encoding="utf-8") as handle:
+                    handle.write(json.dumps(entry) + "\n")
+                done[key] = entry
+                statuses[key] = status
+                log(f"{key}: {sum(r['points'] for r in rows)}/{len(rows)} ({status}) in {seconds:.0f} s")
+        except BaseException:  # Ctrl-C or SIGTERM: stop the children and their kernels; what is done stays
+            for future in futures:
+                future.cancel()
+            _kill_live_children()
+            raise
     write_summary(out, summary, exercises, done)
     return statuses
 
@@ -579,6 +606,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.timeout <= 0:
         parser.error("--timeout must be a positive number of seconds")
     summary = args.summary or args.out.with_suffix(".md")
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _stop_on_sigterm)
     try:
         statuses = grade_all(
             args.submissions,

@@ -172,3 +172,36 @@ def test_child_has_no_network_a_memory_cap_and_a_cell_time_limit(tmp_path):
     result = json.loads(first)
     assert result == {"network": result["network"], "memory": "capped", "offline": "1"}
     assert "network access is disabled" in result["network"]
+
+
+def test_stopping_the_grader_stops_its_children(course, tmp_path):
+    """SIGTERM to the grader (a crash, Ctrl-C) leaves no notebook or kernel running."""
+    import signal
+    import subprocess
+    import sys
+
+    import psutil
+
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(FIXTURES), os.environ.get("PYTHONPATH", "")]))
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    (subs / "erin__01_fixture.ipynb").write_bytes(
+        (course / "submissions" / "erin__01_fixture.ipynb").read_bytes()
+    )
+    command = [sys.executable, "-m", "sft_helpers.grading", str(subs), "--out", str(tmp_path / "g.csv")]
+    command += ["--exercises", str(course / "exercises"), "--timeout", "300"]
+    grader = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    family: list[psutil.Process] = []
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        family = psutil.Process(grader.pid).children(recursive=True)
+        if any("ipykernel" in " ".join(p.cmdline()) for p in family if p.is_running()):
+            break
+        time.sleep(0.5)
+    else:
+        grader.kill()
+        pytest.fail("the grader never started a kernel")
+    grader.send_signal(signal.SIGTERM)
+    assert grader.wait(timeout=30) != 0
+    gone, alive = psutil.wait_procs(family, timeout=15)
+    assert not alive, f"left running: {[p.cmdline() for p in alive]}"
