@@ -27,8 +27,8 @@ doctor:     ## check the installation
 exercises:  ## regenerate exercises/ from notebooks/
 	$(PYTHON) -m sft_helpers exercises build
 
-grade:      ## grade a folder of submissions: make grade SUBMISSIONS=folder GRADES=grades.csv
-	$(PYTHON) -m sft_helpers grade $(SUBMISSIONS) --out $(GRADES)
+grade:      ## grade submissions: make grade SUBMISSIONS=folder GRADES=grades.csv GRADE_ARGS="--jobs 2"
+	$(PYTHON) -m sft_helpers grade $(SUBMISSIONS) --out $(GRADES) $(GRADE_ARGS)
 
 bench:      ## run the benchmark scripts (they need ../shared/benchmarks for real data)
 	$(PYTHON) -m sft_helpers bench
