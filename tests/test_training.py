@@ -30,10 +30,14 @@ def _cpu_one_thread(monkeypatch: pytest.MonkeyPatch) -> None:
     torch.set_num_threads(1)
 
 
-@pytest.fixture(scope="module")
-def tokenizer() -> PreTrainedTokenizerFast:
+def make_tokenizer() -> PreTrainedTokenizerFast:
     word_level = Tokenizer(models.WordLevel({"[PAD]": 0, "[UNK]": 1}, unk_token="[UNK]"))
     return PreTrainedTokenizerFast(tokenizer_object=word_level, pad_token="[PAD]", unk_token="[UNK]")
+
+
+@pytest.fixture(scope="module")
+def tokenizer() -> PreTrainedTokenizerFast:
+    return make_tokenizer()
 
 
 def make_dataset(n: int = 64, seed: int = 0, num_labels: int = 2, token_labels: bool = False) -> Dataset:
@@ -426,3 +430,79 @@ def test_training_plots_and_their_errors() -> None:
     assert ax.get_legend() is not None
     with pytest.raises(ValueError, match="non-empty"):
         plot_length_histogram([])
+
+
+# ----------------------------------------------------------------------------- a killed process
+CHILD = """
+import os, signal, sys
+sys.path.insert(0, {tests!r})
+os.environ["SFT_DEVICE"] = "cpu"
+import torch
+torch.set_num_threads(1)
+from transformers import DataCollatorWithPadding
+import test_training as t
+from sft_helpers import checkpoints, training
+
+mode, kill_at = {mode!r}, {kill_at}
+calls = 0
+if mode == "save":  # die while the kill_at-th checkpoint is being written (weights already on disk)
+    original = checkpoints.save_file
+    def dying_save_file(*args, **kwargs):
+        global calls
+        calls += 1
+        if calls == kill_at:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return original(*args, **kwargs)
+    checkpoints.save_file = dying_save_file
+inner = DataCollatorWithPadding(t.make_tokenizer())
+def collate(features):
+    global calls
+    if mode == "batch":
+        calls += 1
+        if calls == kill_at:
+            os.kill(os.getpid(), signal.SIGKILL)
+    return inner(features)
+training.train(t.tiny_bert(), t.make_dataset(72), t.make_dataset(16, seed=1),
+               t.config(output_dir={out!r}, **{settings!r}), collate)
+"""
+
+
+@pytest.mark.parametrize(("mode", "kill_at"), [("batch", 17), ("save", 3)])
+def test_sigkilled_run_resumes_to_the_same_weights(
+    tokenizer, tmp_path: Path, mode: str, kill_at: int
+) -> None:
+    """SIGKILL mid-epoch, or in the middle of writing a checkpoint: resuming still ends bit-identical."""
+    import subprocess
+    import sys
+
+    settings = {"epochs": 3, "eval_every": 2}
+    train, val = make_dataset(72), make_dataset(16, seed=1)
+    full = tiny_bert()
+    training.train(
+        full,
+        train,
+        val,
+        config(output_dir=str(tmp_path / "a"), **settings),
+        DataCollatorWithPadding(tokenizer),
+    )
+
+    out = tmp_path / "b"
+    code = CHILD.format(
+        tests=str(Path(__file__).parent), mode=mode, kill_at=kill_at, out=str(out), settings=settings
+    )
+    child = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+    assert child.returncode == -9, child.stderr[-2000:]  # killed, not finished
+    latest = training.read_latest(out)
+    assert latest is not None and int(latest.name.split("-")[1]) < 27
+    checkpoints.verify_checkpoint(latest)  # the pointer only ever names complete checkpoints
+
+    resumed = tiny_bert(seed=9)
+    training.train(
+        resumed,
+        train,
+        val,
+        config(output_dir=str(out), **settings),
+        DataCollatorWithPadding(tokenizer),
+        resume=True,
+    )
+    assert_same_weights(weights(resumed), weights(full))
