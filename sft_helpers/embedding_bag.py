@@ -207,7 +207,9 @@ def train_embedding_bag(
         if name in dataset_dict and len(dataset_dict[name]) > 0:
             split = dataset_dict[name]
             predicted = torch.tensor(predict_labels(model, tokenizer, split["text"], max_length=max_length))
-            scores[f"{name}_accuracy"] = (predicted == torch.tensor(list(split["label"]))).float().mean().item()
+            scores[f"{name}_accuracy"] = (
+                (predicted == torch.tensor(list(split["label"]))).float().mean().item()
+            )
     scores["epochs"] = epochs
     scores["train_seconds"] = seconds
     return model, scores
