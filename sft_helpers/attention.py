@@ -77,6 +77,13 @@ def scaled_dot_product_attention(
             f"k and v must have the same number of positions (dim -2): k is {tuple(k.shape)}, "
             f"v is {tuple(v.shape)}."
         )
+    try:
+        torch.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
+    except RuntimeError:
+        raise ValueError(
+            f"the leading (batch, head) dims of q, k and v must broadcast: q is {tuple(q.shape)}, k is "
+            f"{tuple(k.shape)}, v is {tuple(v.shape)}; give them the same (..., seq, d) layout."
+        ) from None
     d = q.shape[-1]
     scores = q @ k.transpose(-2, -1) / math.sqrt(d)  # (..., seq_q, seq_k)
     if mask is not None:

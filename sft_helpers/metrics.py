@@ -11,6 +11,7 @@ signature that ``sft_helpers.training`` calls after each evaluation.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -238,9 +239,11 @@ def entity_scores(true_tags: Sequence[Sequence[str]], pred_tags: Sequence[Sequen
     from seqeval.scheme import IOB2
 
     true_tags, pred_tags = _check_tag_sequences(true_tags, pred_tags)
-    report = seqeval_report(
-        true_tags, pred_tags, mode="strict", scheme=IOB2, output_dict=True, zero_division=0
-    )
+    with warnings.catch_warnings():  # seqeval averages an empty list when no entity occurs at all
+        warnings.simplefilter("ignore", RuntimeWarning)
+        report = seqeval_report(
+            true_tags, pred_tags, mode="strict", scheme=IOB2, output_dict=True, zero_division=0
+        )
     averages = {"micro avg", "macro avg", "weighted avg"}
     per_type = {
         name: {
