@@ -301,12 +301,25 @@ def ner_metrics(id2label: Mapping[int, str]) -> Callable[[np.ndarray, np.ndarray
     id2label = {int(k): v for k, v in dict(id2label).items()}
     if not id2label:
         raise ValueError("id2label is empty; pass model.config.id2label.")
+    if set(id2label) != set(range(len(id2label))):
+        raise ValueError(f"id2label must name the ids 0..{len(id2label) - 1}, got keys {sorted(id2label)}.")
 
     def compute(logits: np.ndarray, labels: np.ndarray) -> dict[str, float]:
         logits, labels = np.asarray(logits), np.asarray(labels)
         if logits.ndim != 3 or labels.shape != logits.shape[:2]:
             raise ValueError(
                 f"expected logits (n, seq, num_labels) and labels (n, seq), got {logits.shape} and {labels.shape}."
+            )
+        if logits.shape[-1] != len(id2label):
+            raise ValueError(
+                f"logits have {logits.shape[-1]} classes but id2label names {len(id2label)}; pass the "
+                "id2label of the model that produced the logits (model.config.id2label)."
+            )
+        unknown = sorted(set(np.unique(labels[labels != -100]).tolist()) - set(id2label))
+        if unknown:
+            raise ValueError(
+                f"labels holds ids {unknown[:5]} that id2label does not name (0..{len(id2label) - 1}, or -100 "
+                "to ignore a position); the data and the model use different label lists."
             )
         pred = logits.argmax(axis=-1)
         true_tags, pred_tags = [], []
