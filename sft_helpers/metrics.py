@@ -46,6 +46,8 @@ def _as_label_array(values: Any, name: str) -> np.ndarray:
     if array.dtype.kind == "f":
         if not np.all(np.isfinite(array)) or not np.all(array == np.round(array)):
             raise ValueError(f"{name} holds non-integer floats; pass class ids (ints) or names, not scores.")
+        if array.size and np.abs(array).max() > 2**53:  # beyond this, floats no longer hold every integer
+            raise ValueError(f"{name} holds floats too large to be class ids (|value| > 2**53).")
         array = array.astype(np.int64)
     if array.dtype.kind not in "iubUSO":
         raise TypeError(f"{name} must hold ints or strings, got dtype {array.dtype}.")
