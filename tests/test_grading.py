@@ -71,11 +71,16 @@ def test_grades_a_class_in_bounded_time(course, monkeypatch):
     monkeypatch.chdir(course)
     out, summary = course / "grades.csv", course / "summary.md"
     argv = ["submissions", "--out", str(out), "--summary", str(summary), "--exercises", "exercises"]
-    argv += ["--timeout", "45", "--jobs", "3", "--memory-mb", "6000"]
+    # Generous per-submission limit: on a shared 2-core CI machine a kernel that imports torch
+    # can take half a minute to start. The looping submission is stopped by this limit, so the
+    # whole run is bounded by (submissions / jobs) x timeout plus start-up.
+    timeout_s, jobs, submissions = 120, 3, 6
+    argv += ["--timeout", str(timeout_s), "--jobs", str(jobs), "--memory-mb", "6000"]
     start = time.monotonic()
     assert grading.main(argv) == 0
     elapsed = time.monotonic() - start
-    assert elapsed < 150, f"grading took {elapsed:.0f} s"
+    bound = -(-submissions // jobs) * timeout_s + 60
+    assert elapsed < bound, f"grading took {elapsed:.0f} s (bound {bound} s)"
 
     rows = _rows(out)
     points = {key: int(r["points"]) for key, r in rows.items()}
@@ -97,7 +102,7 @@ def test_grades_a_class_in_bounded_time(course, monkeypatch):
     }
     assert rows[("bob", "double")]["message"].startswith("not implemented yet")
     assert rows[("dave", "double")]["message"].startswith("could not grade: unreadable: not a notebook")
-    assert "time limit of 45 s" in rows[("erin", "count_vowels")]["message"]
+    assert f"time limit of {timeout_s} s" in rows[("erin", "count_vowels")]["message"]
     assert "reference implementation" in rows[("frank", "double")]["message"]
     assert rows[("alice", "double")]["passed"] == "True"
 
