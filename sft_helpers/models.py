@@ -110,6 +110,19 @@ def _label_maps(num_labels: int | None, labels: Sequence[str] | None) -> dict[st
     return {"num_labels": num_labels}
 
 
+def _has_head_config(folder: str) -> bool:
+    """True when a saved model folder records its labels (``id2label`` in config.json)."""
+    import json
+
+    try:
+        config = json.loads((Path(folder) / "config.json").read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return False
+    return bool(config.get("id2label")) and config.get("architectures", [""])[0].endswith(
+        ("ForSequenceClassification", "ForTokenClassification")
+    )
+
+
 def load_pretrained(
     task: str,
     num_labels: int | None = None,
@@ -121,7 +134,8 @@ def load_pretrained(
 
     ``task`` is one of ``"base"``, ``"sequence-classification"``, ``"token-classification"``
     or ``"causal-lm"``. ``labels`` (names) fills ``id2label``/``label2id``. ``name`` is None
-    (the bundled model), a local folder, or a hub id (needs the network).
+    (the bundled model), a local folder, or a hub id (needs the network). A folder saved from a
+    fine-tuned classifier needs neither ``labels`` nor ``num_labels``: its config has them.
     """
     if task not in TASKS:
         raise ValueError(f"task={task!r} is not known; use one of {', '.join(TASKS)}.")
@@ -140,7 +154,10 @@ def load_pretrained(
     }
     kwargs: dict[str, Any] = {"local_files_only": local, "use_safetensors": True}
     if task != "base":
-        kwargs.update(_label_maps(num_labels, labels))
+        if num_labels is None and labels is None and local and name is not None and _has_head_config(source):
+            pass  # a fine-tuned folder: its config.json already says how many labels, and their names
+        else:
+            kwargs.update(_label_maps(num_labels, labels))
     elif num_labels is not None or labels is not None:
         raise ValueError("task='base' has no head: drop num_labels/labels or choose a classification task.")
     with quiet_transformers():

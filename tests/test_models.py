@@ -59,3 +59,13 @@ def test_local_folder_round_trip(tmp_path) -> None:
                                       verbose=False)
     for (name, a), (_, b) in zip(model.state_dict().items(), again.state_dict().items()):
         assert torch.equal(a, b), name
+
+
+def test_fine_tuned_folder_reloads_without_repeating_its_labels(tmp_path) -> None:
+    model, tokenizer = models.load_pretrained("token-classification", labels=["O", "B-X", "I-X"], verbose=False)
+    model.save_pretrained(tmp_path)
+    tokenizer.save_pretrained(tmp_path)
+    again, _ = models.load_pretrained("token-classification", name=tmp_path, verbose=False)
+    assert again.config.id2label == {0: "O", 1: "B-X", 2: "I-X"}
+    with pytest.raises(ValueError, match="num_labels"):
+        models.load_pretrained("token-classification", verbose=False)  # the bundled encoder has no head
