@@ -18,24 +18,12 @@ Skips cleanly (one JSON line, exit 0) when the benchmark folder is absent:
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
-
-def benchmarks_dir() -> Path:
-    """The shared benchmark folder: ``$SFT_BENCHMARKS_DIR`` or ``<repo>/../shared/benchmarks``."""
-    env = os.environ.get("SFT_BENCHMARKS_DIR")
-    if env:
-        return Path(env).expanduser()
-    return Path(__file__).resolve().parents[1].parent / "shared" / "benchmarks"
-
-
-def emit(record: dict[str, Any]) -> None:
-    print(json.dumps(record), flush=True)
+from _common import benchmarks_dir, emit, read_sst2
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -54,19 +42,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.quick:
         args.train_size, args.epochs = 2000, 1
     return args
-
-
-def read_sst2(path: Path) -> dict[str, list]:
-    texts, labels = [], []
-    with path.open(encoding="utf-8") as handle:
-        header = handle.readline().rstrip("\n").split("\t")
-        if header[:2] != ["text", "label"]:
-            raise ValueError(f"{path}: expected the header 'text<TAB>label', got {header}.")
-        for line in handle:
-            text, label = line.rstrip("\n").rsplit("\t", 1)
-            texts.append(text.strip())
-            labels.append(int(label))
-    return {"text": texts, "label": labels}
 
 
 def reference_rows(path: Path) -> list[dict[str, str]]:

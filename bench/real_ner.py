@@ -18,26 +18,14 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
-import os
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
+from _common import benchmarks_dir, emit
+
 DATASETS = {"conll2003": "conll2003", "wnut17": "wnut17"}
-
-
-def benchmarks_dir() -> Path:
-    """The shared benchmark folder: ``$SFT_BENCHMARKS_DIR`` or ``<repo>/../shared/benchmarks``."""
-    env = os.environ.get("SFT_BENCHMARKS_DIR")
-    if env:
-        return Path(env).expanduser()
-    return Path(__file__).resolve().parents[1].parent / "shared" / "benchmarks"
-
-
-def emit(record: dict[str, Any]) -> None:
-    print(json.dumps(record, sort_keys=False), flush=True)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -203,7 +203,7 @@ def refresh_solution_notebooks(names: list[str] | None = None) -> int:
 
 def run_benchmarks(names: list[str] | None = None, quick: bool = False) -> int:
     """Run the scripts in bench/ one after another (they print JSON lines)."""
-    scripts = sorted(BENCH_DIR.glob("*.py"))
+    scripts = sorted(s for s in BENCH_DIR.glob("*.py") if not s.name.startswith("_"))
     if names:
         scripts = [s for s in scripts if s.stem in names]
     code = 0
