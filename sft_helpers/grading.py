@@ -98,11 +98,13 @@ class Submission:
 def _exercise_names() -> dict[str, str]:
     """``{check function: exercise name}`` for the course's checks (imported here: our own code)."""
     try:
-        import sft_helpers.checks  # noqa: F401  (registers every check)
+        import sft_helpers.checks as course_checks  # registers every check
         from sft_helpers.checks.core import registered_checks
     except Exception:  # a broken chapter module must not stop grading; fall back to function names
         return {}
-    return registered_checks()
+    # Only the course's own checks: a check registered elsewhere in this process (a test, an
+    # instructor's extra module) may share a function name but not the exercise.
+    return {fn: name for fn, name in registered_checks().items() if hasattr(course_checks, fn)}
 
 
 def load_exercises(exercises_dir: Path) -> dict[str, tuple[Any, list[Exercise]]]:

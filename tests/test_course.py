@@ -38,7 +38,7 @@ def test_papermill_injects_parameters(tmp_path) -> None:
     # The injected value was used: the examples table shows one row.
     table = next(c for c in nb.cells if c.cell_type == "code" and "select(range(N_EXAMPLES))" in c.source)
     html = table.outputs[0]["data"]["text/html"]
-    assert html.count("<tr>") == 2  # header + one row
+    assert html.count("<tr") == 2  # header + one row
     assert run.results["doctor_failures"] >= 0 and run.seconds > 0 and run.peak_mb > 0
 
 
