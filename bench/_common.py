@@ -1,11 +1,15 @@
-"""What the benchmark scripts share: where the real data lives, JSON-lines output, SST-2 files."""
+"""What the benchmark scripts share: where the real data lives, JSON-lines output, SST-2 splits."""
 
 from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Any
+
+# the scripts run as `python bench/x.py`: make the repository's sft_helpers importable
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def benchmarks_dir() -> Path:
@@ -21,15 +25,20 @@ def emit(record: dict[str, Any]) -> None:
     print(json.dumps(record), flush=True)
 
 
-def read_sst2(path: Path) -> dict[str, list]:
-    """An SST-2 TSV file (header ``text<TAB>label``) as plain lists."""
-    texts, labels = [], []
-    with path.open(encoding="utf-8") as handle:
-        header = handle.readline().rstrip("\n").split("\t")
-        if header[:2] != ["text", "label"]:
-            raise ValueError(f"{path}: expected the header 'text<TAB>label', got {header}.")
-        for line in handle:
-            text, label = line.rstrip("\n").rsplit("\t", 1)
-            texts.append(text.strip())
-            labels.append(int(label))
-    return {"text": texts, "label": labels}
+def load_sst2(folder: Path, train_size: int | None, eval_size: int | None, seed: int) -> tuple[Any, Any]:
+    """SST-2's train and dev splits (``text``, ``label``) through the course's own reader.
+
+    ``train_size``: a random subset of that many training sentences (``None`` or 0: all);
+    ``eval_size``: the first that many dev sentences (``None``: all 872).
+    """
+    from sft_helpers.data import load_classification
+
+    data = load_classification(folder)
+    if "train" not in data or "validation" not in data:
+        raise SystemExit(f"{folder} needs train.tsv and dev.tsv; found the splits {sorted(data)}.")
+    train, dev = data["train"], data["validation"]
+    if train_size:
+        train = train.shuffle(seed=seed).select(range(min(train_size, len(train))))
+    if eval_size:
+        dev = dev.select(range(min(eval_size, len(dev))))
+    return train, dev

@@ -23,7 +23,7 @@ import sys
 import time
 from pathlib import Path
 
-from _common import benchmarks_dir, emit, read_sst2
+from _common import benchmarks_dir, emit, load_sst2
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -72,15 +72,11 @@ def main(argv: list[str] | None = None) -> int:
     from transformers import DataCollatorWithPadding
 
     os.environ.setdefault("SFT_DEVICE", "cpu")
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from sft_helpers import metrics, models, runtime, training
 
     threads = runtime.set_threads(args.threads)
     datasets.disable_progress_bars()
-    train = datasets.Dataset.from_dict(read_sst2(folder / "train.tsv"))
-    dev = datasets.Dataset.from_dict(read_sst2(folder / "dev.tsv"))
-    if args.train_size:
-        train = train.shuffle(seed=args.seed).select(range(min(args.train_size, len(train))))
+    train, dev = load_sst2(folder, args.train_size, None, args.seed)
     torch.manual_seed(args.seed)
     model, tokenizer = models.load_pretrained(
         "sequence-classification", labels=["negative", "positive"], verbose=False

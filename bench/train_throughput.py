@@ -30,10 +30,9 @@ import os
 import sys
 import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
-from _common import benchmarks_dir, emit, read_sst2
+from _common import benchmarks_dir, emit, load_sst2
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -177,17 +176,12 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     os.environ.setdefault("SFT_DEVICE", "cpu")
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from sft_helpers import runtime
     from sft_helpers.models import quiet_transformers
 
     threads = runtime.set_threads(args.threads)
     datasets.disable_progress_bars()
-    train_all = datasets.Dataset.from_dict(read_sst2(folder / "train.tsv"))
-    dev = datasets.Dataset.from_dict(read_sst2(folder / "dev.tsv"))
-    train = train_all.shuffle(seed=args.seed).select(range(min(args.train_size, len(train_all))))
-    if args.eval_size:
-        dev = dev.select(range(min(args.eval_size, len(dev))))
+    train, dev = load_sst2(folder, args.train_size, args.eval_size, args.seed)
     _, tokenizer = fresh_model(args.seed)
     encode = lambda batch: tokenizer(batch["text"], truncation=True, max_length=args.max_length)  # noqa: E731
     train = train.map(encode, batched=True, remove_columns=["text"])

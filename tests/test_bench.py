@@ -1,0 +1,142 @@
+"""The benchmark scripts: they skip cleanly without data, and run end to end on tiny data.
+
+The real benchmark folders are large and only on some machines, so the end-to-end runs use
+tiny SST-2 and CoNLL files written here, in the same formats. They check that every script
+still runs after a library upgrade and prints well-formed JSON lines, not the figures.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import REPO_ROOT
+
+SCRIPTS = ("train_throughput", "real_classification", "real_ner", "attention")
+DATA_SCRIPTS = ("train_throughput", "real_classification", "real_ner")
+
+
+def run_script(name: str, *args: str, benchmarks: Path, timeout: int = 600) -> list[dict]:
+    """Run ``bench/<name>.py`` with ``SFT_BENCHMARKS_DIR=benchmarks``; its stdout as JSON records."""
+    env = {**os.environ, "SFT_BENCHMARKS_DIR": str(benchmarks), "SFT_THREADS": "1"}
+    done = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "bench" / f"{name}.py"), *args],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    assert done.returncode == 0, f"bench/{name}.py failed:\n{done.stderr[-3000:]}"
+    lines = [line for line in done.stdout.splitlines() if line.strip()]
+    assert lines, f"bench/{name}.py printed nothing"
+    return [json.loads(line) for line in lines]  # every stdout line must be JSON
+
+
+@pytest.mark.parametrize("name", DATA_SCRIPTS)
+def test_scripts_skip_cleanly_without_the_benchmark_folder(name: str, tmp_path: Path) -> None:
+    records = run_script(name, benchmarks=tmp_path / "absent")
+    assert len(records) == 1
+    assert records[0]["skipped"] is True
+    assert "absent" in records[0]["reason"] or "no SST-2 data" in records[0]["reason"]
+
+
+def test_every_script_is_covered() -> None:
+    found = {p.stem for p in (REPO_ROOT / "bench").glob("*.py") if not p.name.startswith("_")}
+    assert found == set(SCRIPTS), "a new benchmark script needs a test here"
+
+
+WORDS = "good bad fine dull great awful warm flat bright grim the a film plot cast".split()
+
+
+def write_tiny_sst2(folder: Path, n_train: int = 48, n_dev: int = 16) -> None:
+    rng = random.Random(0)
+    folder.mkdir(parents=True)
+    for name, n in (("train.tsv", n_train), ("dev.tsv", n_dev)):
+        rows = ["text\tlabel"]
+        for i in range(n):
+            words = rng.choices(WORDS, k=rng.randint(2, 12))
+            rows.append(f"{' '.join(words)} \t{i % 2}")
+        (folder / name).write_text("\n".join(rows) + "\n", encoding="utf-8")
+
+
+def write_tiny_conll(folder: Path, n_train: int = 40, n_valid: int = 12) -> None:
+    rng = random.Random(1)
+    names = ["Anna", "Berlin", "Siemens", "Olympics"]
+    types = ["PER", "LOC", "ORG", "MISC"]
+    folder.mkdir(parents=True)
+    for name, n in (("train.txt", n_train), ("valid.txt", n_valid)):
+        blocks = ["-DOCSTART- -X- -X- O\n"]
+        for _ in range(n):
+            lines = []
+            for _ in range(rng.randint(3, 9)):
+                if rng.random() < 0.3:
+                    k = rng.randrange(4)
+                    lines.append(f"{names[k]} NNP B-NP B-{types[k]}")
+                else:
+                    lines.append(f"{rng.choice(WORDS)} NN I-NP O")
+            blocks.append("\n".join(lines) + "\n")
+        (folder / name).write_text("\n".join(blocks), encoding="utf-8")
+
+
+def test_train_throughput_runs_all_four_configurations(tmp_path: Path) -> None:
+    write_tiny_sst2(tmp_path / "sst2")
+    records = run_script(
+        "train_throughput",
+        "--train-size",
+        "32",
+        "--eval-size",
+        "16",
+        "--batch-size",
+        "8",
+        benchmarks=tmp_path,
+    )
+    header, *configs, summary = records
+    assert header["real_tokens"] > 0 and header["matmul_peak_gflops"] > 0
+    assert [c["config"] for c in configs] == [
+        "trainer_default",
+        "trainer_grouped",
+        "ours_random",
+        "ours_grouped",
+    ]
+    for config in configs:
+        assert config["examples_per_s"] > 0 and 0 <= config["dev_accuracy"] <= 1
+    assert summary["speedup_vs_trainer_default"] > 0
+    assert isinstance(summary["quality_within_0_5_point"], bool)
+
+
+def test_real_classification_reports_dev_accuracy_and_references(tmp_path: Path) -> None:
+    write_tiny_sst2(tmp_path / "sst2")
+    (tmp_path / "REFERENCE_SCORES.md").write_text(
+        "## SST-2 accuracy\n| model | split | acc | source |\n|---|---|---|---|\n| tiny | dev | 80.0 | here |\n"
+    )
+    records = run_script(
+        "real_classification", "--train-size", "32", "--batch-size", "8", benchmarks=tmp_path
+    )
+    result = next(r for r in records if r.get("result") == "sst2_dev")
+    assert result["train_size"] == 32 and 0 <= result["dev_accuracy"] <= 1
+    assert [r["reference"]["model"] for r in records if "reference" in r] == ["tiny"]
+
+
+def test_real_ner_runs_ours_and_trainer_side_by_side(tmp_path: Path) -> None:
+    write_tiny_conll(tmp_path / "conll2003")
+    records = run_script("real_ner", "--with-trainer", "--batch-size", "8", benchmarks=tmp_path)
+    ours, theirs, comparison = records
+    assert (ours["engine"], theirs["engine"]) == ("sft_helpers", "transformers.Trainer")
+    # the same number of optimizer steps: the two runs are comparable
+    assert ours["steps"] == theirs["steps"] == 5
+    assert set(ours["per_type"]) <= {"PER", "LOC", "ORG", "MISC"}
+    assert comparison["throughput_ratio"] > 0
+
+
+def test_attention_benchmark_compares_the_three_implementations(tmp_path: Path) -> None:
+    records = run_script("attention", "--lengths", "16", "32", "--batch", "2", benchmarks=tmp_path)
+    *rows, summary = records
+    assert {r["impl"] for r in rows} == {"ours", "F.scaled_dot_product_attention", "nn.MultiheadAttention"}
+    assert {r["seq_len"] for r in rows} == {16, 32} and all(r["ms"] > 0 for r in rows)
+    assert summary["min_ratio"] <= summary["max_ratio"]
