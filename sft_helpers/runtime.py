@@ -99,6 +99,25 @@ def set_threads(n: int | None = None) -> int:
     return n
 
 
+CPU_BF16_FLAGS = ("avx512_bf16", "amx_bf16")  # x86 instructions that compute in bf16 natively
+
+
+def cpu_has_native_bf16(cpuinfo: str = "/proc/cpuinfo") -> bool:
+    """Whether this CPU computes bf16 matrix products in hardware (AVX512-BF16 or AMX).
+
+    Without them torch emulates bf16 on the CPU, which is slower than float32, so bf16
+    autocast only pays on such CPUs. Read from the Linux ``cpuinfo`` flags; False elsewhere.
+    """
+    try:
+        with open(cpuinfo, encoding="utf-8") as handle:
+            for line in handle:
+                if line.startswith("flags"):
+                    return any(flag in line.split() for flag in CPU_BF16_FLAGS)
+    except OSError:
+        pass
+    return False
+
+
 def package_version(name: str) -> str | None:
     """The installed version of a distribution, or None when it is not installed."""
     try:

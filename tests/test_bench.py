@@ -125,13 +125,49 @@ def test_real_classification_reports_dev_accuracy_and_references(tmp_path: Path)
 
 def test_real_ner_runs_ours_and_trainer_side_by_side(tmp_path: Path) -> None:
     write_tiny_conll(tmp_path / "conll2003")
-    records = run_script("real_ner", "--with-trainer", "--batch-size", "8", benchmarks=tmp_path)
-    ours, theirs, comparison = records
-    assert (ours["engine"], theirs["engine"]) == ("sft_helpers", "transformers.Trainer")
-    # the same number of optimizer steps: the two runs are comparable
-    assert ours["steps"] == theirs["steps"] == 5
-    assert set(ours["per_type"]) <= {"PER", "LOC", "ORG", "MISC"}
-    assert comparison["throughput_ratio"] > 0
+    records = run_script(
+        "real_ner",
+        "--with-trainer",
+        "--batch-size",
+        "8",
+        "--precision",
+        "bf16",
+        "--seeds",
+        "0",
+        "1",
+        benchmarks=tmp_path,
+    )
+    runs = [r for r in records if "engine" in r]
+    comparisons = [r for r in records if "comparison" in r]
+    assert [(r["engine"], r["seed"], r["train_dtype"]) for r in runs] == [
+        ("sft_helpers", 0, "bf16"),
+        ("transformers.Trainer", 0, "fp32"),
+        ("transformers.Trainer+bf16", 0, "bf16"),
+        ("sft_helpers", 1, "bf16"),
+        ("transformers.Trainer", 1, "fp32"),
+        ("transformers.Trainer+bf16", 1, "bf16"),
+    ]
+    # the same number of optimizer steps: the runs are comparable
+    assert {r["steps"] for r in runs} == {5}
+    assert all(set(r["per_type"]) <= {"PER", "LOC", "ORG", "MISC"} for r in runs)
+    assert [c["comparison"] for c in comparisons] == [
+        "sft_helpers vs transformers.Trainer",
+        "sft_helpers vs transformers.Trainer+bf16",
+    ]
+    for c in comparisons:
+        assert c["seeds"] == 2 and c["throughput_ratio"] > 0
+        assert c["f1_sft_helpers"]["mean"] == round(
+            sum(r["f1"] for r in runs if r["engine"] == "sft_helpers") / 2, 4
+        )
+
+
+def test_real_ner_rejects_repeated_seeds(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "bench" / "real_ner.py"), "--seeds", "1", "1"],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 2 and "--seeds has duplicates" in done.stderr
 
 
 def test_attention_benchmark_compares_the_three_implementations(tmp_path: Path) -> None:

@@ -47,3 +47,17 @@ def test_threads_and_report() -> None:
         torch.set_num_threads(before)
     report = runtime.environment_report()
     assert report["torch"].startswith("2.") and report["device"] in {"cpu", "cuda", "mps"}
+
+
+def test_cpu_native_bf16_reads_the_cpu_flags(tmp_path) -> None:
+    with_bf16 = tmp_path / "with"
+    with_bf16.write_text("processor\t: 0\nflags\t\t: fpu sse avx512f avx512_bf16 avx512_vnni\n")
+    without = tmp_path / "without"
+    without.write_text("processor\t: 0\nflags\t\t: fpu sse avx2 avx512f avx512bw\n")
+    amx = tmp_path / "amx"
+    amx.write_text("flags\t\t: fpu amx_tile amx_bf16\n")
+    assert runtime.cpu_has_native_bf16(str(with_bf16)) is True
+    assert runtime.cpu_has_native_bf16(str(without)) is False
+    assert runtime.cpu_has_native_bf16(str(amx)) is True
+    assert runtime.cpu_has_native_bf16(str(tmp_path / "absent")) is False  # macOS, Windows
+    assert isinstance(runtime.cpu_has_native_bf16(), bool)
