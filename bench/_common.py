@@ -42,3 +42,20 @@ def load_sst2(folder: Path, train_size: int | None, eval_size: int | None, seed:
     if eval_size:
         dev = dev.select(range(min(eval_size, len(dev))))
     return train, dev
+
+
+PRECISION_HELP = "our loop's precision; auto: bf16 autocast where the hardware computes bf16 natively"
+
+
+def use_bf16(precision: str) -> bool:
+    """Whether our loop trains in bf16 autocast: asked for, or ``auto`` on hardware that has it."""
+    import torch
+
+    from sft_helpers import runtime
+
+    if precision != "auto":
+        return precision == "bf16"
+    device = runtime.get_device()
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    return device.type == "cpu" and runtime.cpu_has_native_bf16()

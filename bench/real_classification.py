@@ -6,6 +6,7 @@ labels are not public) and prints one JSON line per result: dev accuracy and mac
 time, training examples per second, then the SST-2 rows of ``REFERENCE_SCORES.md`` for
 comparison. Note that those references train on all 67,349 sentences for 3 epochs, with
 larger models; a subset gives a lower bound of what this model reaches.
+Training runs in bf16 autocast where the hardware computes bf16 natively (``--precision``).
 
 Skips cleanly (one JSON line, exit 0) when the benchmark folder is absent:
 ``$SFT_BENCHMARKS_DIR`` or ``<repo>/../shared/benchmarks``.
@@ -23,7 +24,7 @@ import sys
 import time
 from pathlib import Path
 
-from _common import benchmarks_dir, emit, load_sst2
+from _common import PRECISION_HELP, benchmarks_dir, emit, load_sst2, use_bf16
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -38,6 +39,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--max-length", type=int, default=64)
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: all cores)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto", help=PRECISION_HELP)
     args = parser.parse_args(argv)
     if args.quick:
         args.train_size, args.epochs = 2000, 1
@@ -91,6 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         warmup_ratio=0.1,
         group_by_length=True,
         seed=args.seed,
+        bf16=use_bf16(args.precision),
         early_stopping_metric="accuracy",
         progress=False,
         verbose=False,
@@ -101,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
             "data": f"SST-2 train: {len(train)} sentences x {config.epochs} epoch(s); dev: {len(dev)}",
             "model": "bundled all-MiniLM-L6-v2 (22.7M parameters) + new 2-class head",
             "config": {
-                k: getattr(config, k) for k in ("batch_size", "lr", "warmup_ratio", "group_by_length")
+                k: getattr(config, k) for k in ("batch_size", "lr", "warmup_ratio", "group_by_length", "bf16")
             },
             "max_length": args.max_length,
             "threads": threads,

@@ -84,30 +84,48 @@ def write_tiny_conll(folder: Path, n_train: int = 40, n_valid: int = 12) -> None
         (folder / name).write_text("\n".join(blocks), encoding="utf-8")
 
 
-def test_train_throughput_runs_all_four_configurations(tmp_path: Path) -> None:
+def test_train_throughput_runs_every_configuration(tmp_path: Path) -> None:
     write_tiny_sst2(tmp_path / "sst2")
     records = run_script(
         "train_throughput",
-        "--train-size",
-        "32",
-        "--eval-size",
-        "16",
-        "--batch-size",
-        "8",
+        *("--train-size", "32", "--eval-size", "16", "--batch-size", "8", "--precision", "bf16"),
         benchmarks=tmp_path,
     )
     header, *configs, summary = records
-    assert header["real_tokens"] > 0 and header["matmul_peak_gflops"] > 0
-    assert [c["config"] for c in configs] == [
-        "trainer_default",
-        "trainer_grouped",
-        "ours_random",
-        "ours_grouped",
+    assert header["real_tokens"] > 0 and set(header["matmul_peak_gflops"]) == {"fp32", "bf16"}
+    assert [(c["config"], c["train_dtype"]) for c in configs] == [
+        ("trainer_default", "fp32"),
+        ("trainer_grouped", "fp32"),
+        ("ours_random", "fp32"),
+        ("ours_grouped", "fp32"),
+        ("trainer_grouped_bf16", "bf16"),
+        ("ours_grouped_bf16", "bf16"),
     ]
     for config in configs:
         assert config["examples_per_s"] > 0 and 0 <= config["dev_accuracy"] <= 1
+    fastest = max(
+        (c for c in configs if c["config"].startswith("ours_grouped")), key=lambda c: c["examples_per_s"]
+    )
+    assert summary["summary"] == f"{fastest['config']} vs Trainer"
     assert summary["speedup_vs_trainer_default"] > 0
     assert isinstance(summary["quality_within_0_5_point"], bool)
+
+
+def test_train_throughput_fp32_runs_only_the_float32_configurations(tmp_path: Path) -> None:
+    write_tiny_sst2(tmp_path / "sst2")
+    records = run_script(
+        "train_throughput",
+        *("--train-size", "16", "--eval-size", "8", "--batch-size", "8", "--precision", "fp32"),
+        *("--only", "trainer_default", "trainer_grouped", "ours_grouped"),
+        benchmarks=tmp_path,
+    )
+    header, *configs, summary = records
+    assert set(header["matmul_peak_gflops"]) == {"fp32"}
+    assert [c["config"] for c in configs] == ["trainer_default", "trainer_grouped", "ours_grouped"]
+    assert summary["summary"] == "ours_grouped vs Trainer" and summary["trainer_best"] in (
+        "trainer_default",
+        "trainer_grouped",
+    )
 
 
 def test_real_classification_reports_dev_accuracy_and_references(tmp_path: Path) -> None:
