@@ -63,9 +63,14 @@ def check_torch() -> list[Finding]:
     except ImportError:
         return [Finding(False, "torch cannot be imported", SETUP_FIX)]
     build = f"CUDA {torch.version.cuda}" if torch.version.cuda else "CPU"
-    from sft_helpers.runtime import get_device
+    from sft_helpers.runtime import cpu_has_native_bf16, get_device
 
-    return [Finding(True, f"torch {torch.__version__}, {build} build, will use device '{get_device()}'")]
+    device = get_device()
+    findings = [Finding(True, f"torch {torch.__version__}, {build} build, will use device '{device}'")]
+    if device.type == "cpu" and cpu_has_native_bf16():
+        # an information line, not a requirement: the course runs in float32 by default
+        findings.append(Finding(True, "this CPU computes bf16 in hardware: `train --bf16 on` can train faster (1.5x on a 2-core AVX512-BF16 machine)"))
+    return findings
 
 
 def check_encoder_model() -> list[Finding]:

@@ -39,3 +39,16 @@ def test_main_prints_one_line_per_requirement(capsys: pytest.CaptureFixture, mon
     assert doctor.main() == 1
     out = capsys.readouterr().out
     assert "[OK]   Python" in out and "[FAIL] boom" in out and "1 OK, 1 FAIL" in out
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_doctor_says_when_the_cpu_computes_bf16(monkeypatch, native: bool) -> None:
+    import torch
+
+    from sft_helpers import runtime
+
+    monkeypatch.setattr(runtime, "get_device", lambda: torch.device("cpu"))
+    monkeypatch.setattr(runtime, "cpu_has_native_bf16", lambda: native)
+    lines = [f.line() for f in doctor.check_torch()]
+    assert any("--bf16 on" in line for line in lines) is native
+    assert all(line.startswith("[OK]") for line in lines)
