@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 import time
 from pathlib import Path
@@ -106,6 +107,9 @@ def main() -> int:
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--pause", default=None)
     args = parser.parse_args()
+    # Ctrl-C as in a terminal: a test runner started in the background by a shell without job
+    # control (`cmd &` in a script) passes SIGINT down as ignored, and Python keeps it ignored.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     torch.set_num_threads(1)
     if args.pause:
         where, nth = args.pause.split(":")
