@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -129,9 +131,26 @@ def check_kernel() -> list[Finding]:
         specs = KernelSpecManager().find_kernel_specs()
     except Exception as error:
         return [Finding(False, f"Jupyter is not usable: {error}", SETUP_FIX)]
-    ok = KERNEL_NAME in specs
-    return [Finding(ok, f"Jupyter kernel '{KERNEL_NAME}' registered",
-                    f"{sys.executable} -m ipykernel install --user --name {KERNEL_NAME}")]
+    fix = f"{sys.executable} -m ipykernel install --user --name {KERNEL_NAME}"
+    if KERNEL_NAME not in specs:
+        return [Finding(False, f"Jupyter kernel '{KERNEL_NAME}' is not registered", fix)]
+    # the registration is user-wide: the last checkout that ran setup owns it
+    argv = KernelSpecManager().get_kernel_spec(KERNEL_NAME).argv
+    kernel_python = argv[0] if argv else ""
+    if not same_environment(kernel_python, sys.executable):
+        return [Finding(False, f"Jupyter kernel '{KERNEL_NAME}' runs {kernel_python or '(nothing)'}, not this "
+                               f"course's Python {sys.executable}: another checkout registered it last", fix)]
+    return [Finding(True, f"Jupyter kernel '{KERNEL_NAME}' registered, running this Python")]
+
+
+def same_environment(kernel_python: str, python: str) -> bool:
+    """Whether a kernel's interpreter belongs to the same environment (bin folder) as ``python``.
+
+    Paths are compared unresolved: a venv's python is a link to the base interpreter, which
+    every venv made from it shares.
+    """
+    found = kernel_python if os.path.isabs(kernel_python) else shutil.which(kernel_python or "")
+    return bool(found) and Path(found).absolute().parent == Path(python).absolute().parent
 
 
 def check_memory(min_gb: float = 6.0) -> list[Finding]:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import shutil
+import sys
 
 import pytest
 
@@ -52,3 +53,36 @@ def test_doctor_says_when_the_cpu_computes_bf16(monkeypatch, native: bool) -> No
     lines = [f.line() for f in doctor.check_torch()]
     assert any("--bf16 on" in line for line in lines) is native
     assert all(line.startswith("[OK]") for line in lines)
+
+
+def test_same_environment_compares_bin_folders_without_resolving_links(tmp_path) -> None:
+    base = tmp_path / "base" / "python3"
+    base.parent.mkdir()
+    base.write_text("")
+    venvs = []
+    for name in ("one", "two"):
+        bin_dir = tmp_path / name / "bin"
+        bin_dir.mkdir(parents=True)
+        (bin_dir / "python").symlink_to(base)  # as venv makes them: links to one interpreter
+        venvs.append(bin_dir / "python")
+    one, two = venvs
+    assert doctor.same_environment(str(one), str(one))
+    assert doctor.same_environment(str(one.parent / "python3"), str(one))  # python vs python3, same venv
+    assert not doctor.same_environment(str(two), str(one))  # another checkout's venv
+    assert not doctor.same_environment("", str(one))
+
+
+def test_a_kernel_registered_by_another_checkout_is_reported(monkeypatch, tmp_path) -> None:
+    from jupyter_client import kernelspec
+
+    class Spec:
+        argv = [str(tmp_path / "elsewhere" / "bin" / "python"), "-m", "ipykernel_launcher"]
+
+    monkeypatch.setattr(kernelspec.KernelSpecManager, "find_kernel_specs", lambda self: {"sft-workbook": "x"})
+    monkeypatch.setattr(kernelspec.KernelSpecManager, "get_kernel_spec", lambda self, name: Spec())
+    (finding,) = doctor.check_kernel()
+    assert not finding.ok and "another checkout registered it last" in finding.line()
+    assert "ipykernel install --user --name sft-workbook" in finding.fix
+    Spec.argv = [sys.executable, "-m", "ipykernel_launcher"]
+    (finding,) = doctor.check_kernel()
+    assert finding.ok, finding.line()
