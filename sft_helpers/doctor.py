@@ -138,8 +138,9 @@ def check_kernel() -> list[Finding]:
     argv = KernelSpecManager().get_kernel_spec(KERNEL_NAME).argv
     kernel_python = argv[0] if argv else ""
     if not same_environment(kernel_python, sys.executable):
-        return [Finding(False, f"Jupyter kernel '{KERNEL_NAME}' runs {kernel_python or '(nothing)'}, not this "
-                               f"course's Python {sys.executable}: another checkout registered it last", fix)]
+        # not a failure: the course runners use this Python's own kernel; only JupyterLab's menu is affected
+        return [Finding(True, f"Jupyter kernel '{KERNEL_NAME}' registered, but it runs {kernel_python or '(nothing)'}: "
+                              f"another checkout registered it last; to use this one in JupyterLab run `{fix}`")]
     return [Finding(True, f"Jupyter kernel '{KERNEL_NAME}' registered, running this Python")]
 
 

@@ -72,7 +72,7 @@ def test_same_environment_compares_bin_folders_without_resolving_links(tmp_path)
     assert not doctor.same_environment("", str(one))
 
 
-def test_a_kernel_registered_by_another_checkout_is_reported(monkeypatch, tmp_path) -> None:
+def test_a_kernel_registered_by_another_checkout_is_noted(monkeypatch, tmp_path) -> None:
     from jupyter_client import kernelspec
 
     class Spec:
@@ -81,8 +81,9 @@ def test_a_kernel_registered_by_another_checkout_is_reported(monkeypatch, tmp_pa
     monkeypatch.setattr(kernelspec.KernelSpecManager, "find_kernel_specs", lambda self: {"sft-workbook": "x"})
     monkeypatch.setattr(kernelspec.KernelSpecManager, "get_kernel_spec", lambda self, name: Spec())
     (finding,) = doctor.check_kernel()
-    assert not finding.ok and "another checkout registered it last" in finding.line()
-    assert "ipykernel install --user --name sft-workbook" in finding.fix
+    # a note, not a failure: notebooks run by the course use this Python's own kernel
+    assert finding.ok and "another checkout registered it last" in finding.line()
+    assert "ipykernel install --user --name sft-workbook" in finding.line()
     Spec.argv = [sys.executable, "-m", "ipykernel_launcher"]
     (finding,) = doctor.check_kernel()
     assert finding.ok, finding.line()
