@@ -128,14 +128,15 @@ def check_kernel() -> list[Finding]:
     try:
         from jupyter_client.kernelspec import KernelSpecManager
 
-        specs = KernelSpecManager().find_kernel_specs()
+        manager = KernelSpecManager()
+        specs = manager.find_kernel_specs()
     except Exception as error:
         return [Finding(False, f"Jupyter is not usable: {error}", SETUP_FIX)]
     fix = f"{sys.executable} -m ipykernel install --user --name {KERNEL_NAME}"
     if KERNEL_NAME not in specs:
         return [Finding(False, f"Jupyter kernel '{KERNEL_NAME}' is not registered", fix)]
     # the registration is user-wide: the last checkout that ran setup owns it
-    argv = KernelSpecManager().get_kernel_spec(KERNEL_NAME).argv
+    argv = manager.get_kernel_spec(KERNEL_NAME).argv
     kernel_python = argv[0] if argv else ""
     if not same_environment(kernel_python, sys.executable):
         # not a failure: the course runners use this Python's own kernel; only JupyterLab's menu is affected
