@@ -22,6 +22,7 @@ import nbformat
 import psutil
 
 from sft_helpers.results import read_results
+from sft_helpers.settings import HEADLESS_ENV
 from sft_helpers.setup_env import REPO_ROOT
 
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
@@ -101,6 +102,7 @@ def execute_notebook(
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+    os.environ.update(HEADLESS_ENV)  # progress bars stored as finished text, not frozen widgets
     start = time.perf_counter()
     error = ""
     try:
@@ -170,6 +172,38 @@ def run_course(names: list[str] | None = None, fast: bool | None = None) -> int:
     return 0 if all(r.ok for r in runs) else 1
 
 
+def cpu_description() -> str:
+    """The CPU's model name (from /proc/cpuinfo on Linux, else platform.processor())."""
+    import platform
+
+    try:
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def store_run_metadata(path: Path, run: NotebookRun, mode: str) -> None:
+    """Record in the notebook's metadata what its stored outputs came from.
+
+    ``metadata["sft_workbook"]`` holds the mode, the key results the run recorded, its seconds
+    and peak memory and the CPU: the claims tests read them, so a stored conclusion is always
+    checked against the numbers of the same run.
+    """
+    nb = nbformat.read(path, as_version=4)
+    nb.metadata["sft_workbook"] = {
+        "mode": mode,
+        "results": run.results,
+        "seconds": round(run.seconds, 1),
+        "peak_mb": round(run.peak_mb),
+        "cpu": cpu_description(),
+        "cores": os.cpu_count(),
+    }
+    nbformat.write(nb, path)
+
+
 def strip_run_metadata(path: Path) -> None:
     """Remove papermill's and the kernel's run metadata so stored notebooks diff cleanly."""
     nb = nbformat.read(path, as_version=4)
@@ -194,6 +228,7 @@ def refresh_solution_notebooks(names: list[str] | None = None) -> int:
         runs.append(run)
         if run.ok:
             strip_run_metadata(tmp)
+            store_run_metadata(tmp, run, "full")
             nb.write_bytes(tmp.read_bytes())
         else:
             print(f"  {nb.stem} failed, left unchanged: {run.error}")

@@ -85,11 +85,11 @@ def run_grid(
     seeds = list(seeds)
     if not seeds or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds):
         raise ValueError(f"seeds must be a non-empty list of non-negative ints, got {seeds!r}.")
-    from tqdm.auto import tqdm
+    from sft_helpers.runtime import progress_bar
 
     rows = []
     runs = [(config, seed) for config in configs for seed in seeds]
-    for config, seed in tqdm(runs, desc=desc, disable=not progress):
+    for config, seed in progress_bar(runs, desc=desc, disable=not progress):
         runtime.seed_everything(seed)
         start = time.perf_counter()
         result = train_fn(**config, seed=seed)

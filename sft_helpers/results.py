@@ -87,3 +87,24 @@ def compare_results(
         elif not (isinstance(got, int | float) and math.isclose(got, want, rel_tol=rel_tol, abs_tol=abs_tol)):
             problems.append(f"{key}: {got!r} differs from expected {want!r} (rel {rel_tol}, abs {abs_tol})")
     return problems
+
+
+def stored_run(notebook: str | os.PathLike) -> dict[str, Any]:
+    """What a committed notebook's outputs came from: ``metadata["sft_workbook"]``.
+
+    Written by ``python -m sft_helpers notebooks`` (mode, results, seconds, peak_mb, cpu);
+    an error that names the command when the notebook was never refreshed that way.
+    """
+    nb = json.loads(Path(notebook).read_text(encoding="utf-8"))
+    run = nb.get("metadata", {}).get("sft_workbook")
+    if not run:
+        raise ValueError(
+            f"{notebook} has no stored run metadata: refresh it with `python -m sft_helpers notebooks "
+            f"{Path(notebook).stem[:2]}` (full mode) so its outputs and key results come from one run."
+        )
+    return run
+
+
+def stored_results(notebook: str | os.PathLike) -> dict[str, Any]:
+    """The key results recorded by the run whose outputs a committed notebook stores."""
+    return dict(stored_run(notebook)["results"])

@@ -5,6 +5,7 @@ This is the bottom of the package: it imports nothing else from ``sft_helpers``.
 
 from __future__ import annotations
 
+import functools
 import os
 import platform
 import random
@@ -14,6 +15,8 @@ from typing import Any, TypeVar
 
 import numpy as np
 import torch
+
+from sft_helpers.settings import HEADLESS_ENV  # noqa: F401 - re-exported for notebooks and tests
 
 T = TypeVar("T")
 
@@ -99,6 +102,49 @@ def set_threads(n: int | None = None) -> int:
     return n
 
 
+def progress_bar(*args: Any, **kwargs: Any) -> Any:
+    """A tqdm progress bar: the live widget in Jupyter, one finished text line in headless runs.
+
+    Takes tqdm's arguments. With ``SFT_PROGRESS=text`` (set by the course runner and the
+    notebook tests) the bar draws nothing while it runs and prints its final state, e.g.
+    ``training: 100%|##########| 564/564 [02:27<00:00, 3.83it/s]``, when it is closed.
+    """
+    if os.environ.get("SFT_PROGRESS", "").strip().lower() != "text":
+        from tqdm.auto import tqdm
+
+        return tqdm(*args, **kwargs)
+    return _FinalLineBar(*args, **kwargs)
+
+
+@functools.cache
+def _final_line_bar_class() -> type:
+    import io
+
+    from tqdm.std import tqdm
+
+    class FinalLineBar(tqdm):  # type: ignore[misc]
+        """A tqdm text bar that stays silent until ``close()``, then prints its last state."""
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            kwargs["file"] = io.StringIO()
+            kwargs.setdefault("disable", False)  # explicit, so TQDM_DISABLE does not silence ours
+            kwargs["ascii"] = True
+            super().__init__(*args, **kwargs)
+
+        def close(self) -> None:
+            shown = not self.disable
+            line = str(self) if shown else ""
+            super().close()
+            if shown:
+                print(line, file=sys.stdout, flush=True)
+
+    return FinalLineBar
+
+
+def _FinalLineBar(*args: Any, **kwargs: Any) -> Any:  # noqa: N802 - behaves as a class
+    return _final_line_bar_class()(*args, **kwargs)
+
+
 CPU_BF16_FLAGS = ("avx512_bf16", "amx_bf16")  # x86 instructions that compute in bf16 natively
 
 
@@ -154,3 +200,27 @@ def environment_report() -> dict[str, Any]:
     for name in REPORTED_PACKAGES:
         report[name] = package_version(name) or "not installed"
     return report
+
+
+_CHAPTER_CLOCK: list[float] = []
+
+
+def start_chapter_clock() -> None:
+    """Remember when the chapter started (call it in the set-up cell)."""
+    import time
+
+    _CHAPTER_CLOCK[:] = [time.perf_counter()]
+
+
+def chapter_time_report() -> str:
+    """One line for a chapter's last cell: how long this run took, in which mode, on what."""
+    import time
+
+    if not _CHAPTER_CLOCK:
+        raise RuntimeError("call sft_helpers.runtime.start_chapter_clock() in the set-up cell first.")
+    seconds = time.perf_counter() - _CHAPTER_CLOCK[0]
+    mode = "fast" if fast_mode() else "full"
+    return (
+        f"This run of the chapter took {seconds:.0f} s ({seconds / 60:.1f} min) in {mode} mode on "
+        f"{get_device().type} with {torch.get_num_threads()} torch threads."
+    )

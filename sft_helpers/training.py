@@ -465,9 +465,7 @@ def train(
         if config.output_dir is not None and main:
             _save(config, progress, model, optimizer, scheduler, best=better)
 
-    from tqdm.auto import tqdm
-
-    bar = tqdm(
+    bar = runtime.progress_bar(
         total=total_steps, initial=progress.step, disable=not (config.progress and main), desc="training"
     )
     engine.train()

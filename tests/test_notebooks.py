@@ -1,6 +1,6 @@
 """Every notebook under notebooks/ runs top to bottom in fast mode under nbval (lax mode).
 
-Only cells marked ``# NBVAL_CHECK_OUTPUT`` have their outputs compared with the stored ones.
+Only cells tagged ``nbval-check-output`` have their outputs compared with the stored ones.
 Each notebook runs in its own pytest subprocess so that the kernel gets its own
 ``SFT_RESULTS_FILE``; the key results it records are then compared with
 ``tests/expected_results_fast.json`` (``expected_results_full.json`` for the slow full-mode
@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from sft_helpers.results import compare_results, read_results
+from sft_helpers.settings import HEADLESS_ENV
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((REPO_ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
@@ -30,7 +31,7 @@ REL_TOL, ABS_TOL = 0.10, 0.05
 
 def run_notebook_under_nbval(notebook: Path, results_file: Path, fast: bool) -> subprocess.CompletedProcess:
     env = dict(os.environ, SFT_FAST="1" if fast else "0", SFT_RESULTS_FILE=str(results_file),
-               HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", HF_DATASETS_OFFLINE="1", MPLBACKEND="Agg")
+               HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", HF_DATASETS_OFFLINE="1", MPLBACKEND="Agg", **HEADLESS_ENV)
     cmd = [
         sys.executable, "-m", "pytest", str(notebook), "--nbval-lax", "--nbval-current-env",
         f"--nbval-cell-timeout={CELL_TIMEOUT_S}", "--nbval-sanitize-with", str(TESTS / "nbval_sanitize.cfg"),
