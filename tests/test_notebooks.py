@@ -3,7 +3,7 @@
 Only cells tagged ``nbval-check-output`` have their outputs compared with the stored ones.
 Each notebook runs in its own pytest subprocess so that the kernel gets its own
 ``SFT_RESULTS_FILE``; the key results it records are then compared with
-``tests/expected_results_fast.json`` (``expected_results_full.json`` for the slow full-mode
+``tests/expected/<notebook>.json`` (its ``"fast"`` part; ``"full"`` for the slow full-mode
 run). Adding a notebook needs no edit here.
 """
 
@@ -29,6 +29,12 @@ CELL_TIMEOUT_S = 900
 REL_TOL, ABS_TOL = 0.10, 0.05
 
 
+def expected_results(stem: str, mode: str) -> dict:
+    """The committed expectations of one notebook's key results in ``mode`` ("fast" or "full")."""
+    path = TESTS / "expected" / f"{stem}.json"
+    return json.loads(path.read_text()).get(mode, {}) if path.exists() else {}
+
+
 def run_notebook_under_nbval(notebook: Path, results_file: Path, fast: bool) -> subprocess.CompletedProcess:
     env = dict(os.environ, SFT_FAST="1" if fast else "0", SFT_RESULTS_FILE=str(results_file),
                HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", HF_DATASETS_OFFLINE="1", MPLBACKEND="Agg", **HEADLESS_ENV)
@@ -45,8 +51,7 @@ def _check(notebook: Path, tmp_path: Path, fast: bool) -> None:
     results_file = tmp_path / "results.json"
     proc = run_notebook_under_nbval(notebook, results_file, fast)
     assert proc.returncode == 0, f"{notebook.name} failed under nbval:\n{proc.stdout[-6000:]}\n{proc.stderr[-2000:]}"
-    expected_file = TESTS / ("expected_results_fast.json" if fast else "expected_results_full.json")
-    expected = json.loads(expected_file.read_text()).get(notebook.stem, {}) if expected_file.exists() else {}
+    expected = expected_results(notebook.stem, "fast" if fast else "full")
     actual = read_results(results_file) if results_file.exists() else {}
     problems = compare_results(actual, expected, rel_tol=REL_TOL, abs_tol=ABS_TOL)
     assert not problems, f"{notebook.name}: key results changed:\n" + "\n".join(problems)
@@ -67,6 +72,5 @@ def test_notebook_full_mode(notebook: Path, tmp_path: Path) -> None:
 
 def test_every_notebook_has_expected_fast_results() -> None:
     """A notebook that records key results must have committed expectations for them."""
-    expected = json.loads((TESTS / "expected_results_fast.json").read_text())
-    missing = [nb.stem for nb in NOTEBOOKS if "record(" in nb.read_text() and nb.stem not in expected]
-    assert not missing, f"add fast-mode expectations for {missing} to tests/expected_results_fast.json"
+    missing = [nb.stem for nb in NOTEBOOKS if "record(" in nb.read_text() and not expected_results(nb.stem, "fast")]
+    assert not missing, f"add fast-mode expectations for {missing} to tests/expected/<notebook>.json"

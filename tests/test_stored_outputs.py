@@ -4,7 +4,7 @@
 * No nbval comment marker is left in a cell a learner reads (tags carry them instead).
 * Every run-dependent number typed in a markdown cell is one the stored run recorded (at the
   precision it is written with), or a constant listed with its reason in
-  ``tests/prose_constants.json``. Run-dependent numbers belong in computed output instead.
+  ``tests/prose_constants/<notebook>.json``. Run-dependent numbers belong in computed output instead.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from sft_helpers.results import stored_run
 REPO_ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((REPO_ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 EXERCISES = sorted((REPO_ROOT / "exercises").glob("[0-9][0-9]_*.ipynb"))
-CONSTANTS_FILE = Path(__file__).with_name("prose_constants.json")
+CONSTANTS_DIR = Path(__file__).with_name("prose_constants")
 WIDGET = "application/vnd.jupyter.widget-view+json"
 BAR = re.compile(r"\d+%\|")
 
@@ -83,8 +83,10 @@ def _matches_result(token: str, results: dict) -> bool:
     return False
 
 
-def _constants() -> dict[str, dict[str, str]]:
-    return json.loads(CONSTANTS_FILE.read_text(encoding="utf-8"))
+def _constants(stem: str) -> dict[str, str]:
+    """{number as written: why it is a constant} for one notebook."""
+    path = CONSTANTS_DIR / f"{stem}.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
 
 
 def test_typed_numbers_finds_what_drifts() -> None:
@@ -121,7 +123,7 @@ def test_typed_numbers_come_from_the_stored_run(notebook: Path) -> None:
         results = stored_run(notebook).get("results", {})
     except ValueError:
         results = {}
-    allowed = _constants().get(notebook.stem, {})
+    allowed = _constants(notebook.stem)
     unexplained = []
     for index, cell in enumerate(_cells(notebook)):
         if cell["cell_type"] != "markdown":
@@ -132,5 +134,5 @@ def test_typed_numbers_come_from_the_stored_run(notebook: Path) -> None:
     assert not unexplained, (
         f"{notebook.name} types numbers that its stored run did not record: {unexplained}. Print "
         "run-dependent numbers from code (display(Markdown(f'...'))), or, for a true constant, add it "
-        "with its reason to tests/prose_constants.json."
+        "with its reason to tests/prose_constants/<notebook>.json."
     )
