@@ -30,6 +30,17 @@ BUILD_DIR = REPO_ROOT / "build"
 BENCH_DIR = REPO_ROOT / "bench"
 KERNEL_NAME = "python3"  # inside the course's Python, the native kernel is that Python
 
+# What a learner on a 2-core laptop should wait, in full mode (the course's targets).
+CHAPTER_BUDGET_S = 240.0
+COURSE_BUDGET_S = 900.0
+PEAK_BUDGET_MB = 3072.0
+PEAK_BUDGET_MB_BY_CHAPTER = {"07": 5120.0}  # the LLM chapter holds a 135M-parameter model and its cache
+
+
+def budgets(name: str) -> tuple[float, float]:
+    """(seconds, peak MB) a chapter may take in full mode."""
+    return CHAPTER_BUDGET_S, PEAK_BUDGET_MB_BY_CHAPTER.get(name[:2], PEAK_BUDGET_MB)
+
 
 def list_notebooks(names: list[str] | None = None, folder: Path = NOTEBOOK_DIR) -> list[Path]:
     """Notebooks in chapter order; ``names`` keeps those whose file name starts with one of them."""
@@ -134,41 +145,70 @@ def _format_results(results: dict[str, Any], width: int = 70) -> str:
     return text if len(text) <= width else text[: width - 3] + "..."
 
 
-def print_table(runs: list[NotebookRun]) -> None:
-    """The course's summary table: notebook, status, seconds, peak memory, key results."""
-    header = f"{'notebook':32} {'status':6} {'seconds':>8} {'peak MB':>8}  key results"
+def print_table(runs: list[NotebookRun], with_budgets: bool = True) -> None:
+    """The course's summary table: notebook, status, seconds and peak memory against their
+    budgets (full mode), key results; then a total line."""
+    header = f"{'notebook':28} {'status':6} {'seconds':>8} {'budget':>6} {'peak MB':>8} {'budget':>6}  key results"
     print(header)
     print("-" * len(header))
     for run in runs:
         status = "ok" if run.ok else "FAILED"
-        print(f"{run.name:32} {status:6} {run.seconds:8.1f} {run.peak_mb:8.0f}  {_format_results(run.results)}")
+        secs, mb = budgets(run.name)
+        over_s = "!" if with_budgets and run.seconds > secs else " "
+        over_m = "!" if with_budgets and run.peak_mb > mb else " "
+        shown_s, shown_m = (f"{secs:.0f}", f"{mb:.0f}") if with_budgets else ("-", "-")
+        print(
+            f"{run.name:28} {status:6} {run.seconds:7.1f}{over_s} {shown_s:>6} {run.peak_mb:7.0f}{over_m} "
+            f"{shown_m:>6}  {_format_results(run.results)}"
+        )
+    total = sum(run.seconds for run in runs)
+    peak = max((run.peak_mb for run in runs), default=0.0)
+    budget_note = f" (budget {COURSE_BUDGET_S:.0f} s: {total / COURSE_BUDGET_S:.2f}x)" if with_budgets else ""
+    print("-" * len(header))
+    print(f"{'total':28} {'':6} {total:8.1f}{budget_note}; highest peak {peak:.0f} MB")
+    if with_budgets:
+        over = [r.name for r in runs if r.seconds > budgets(r.name)[0] or r.peak_mb > budgets(r.name)[1]]
+        if over:
+            print(f"over budget ('!'): {', '.join(over)}")
     for run in runs:
         if not run.ok:
             print(f"\n{run.name} failed: {run.error}")
 
 
-def run_course(names: list[str] | None = None, fast: bool | None = None) -> int:
-    """Execute every notebook in order into ``build/``; print the table; 0 when all succeed."""
+def run_course(
+    names: list[str] | None = None,
+    fast: bool | None = None,
+    folder: Path = NOTEBOOK_DIR,
+    build_dir: Path = BUILD_DIR,
+) -> int:
+    """Execute every notebook of ``folder`` in order into ``build_dir``; print the table; 0 when all succeed.
+
+    The table and ``build_dir/course_<mode>.json`` hold each chapter's seconds and peak memory
+    with its budget (``budgets``).
+    """
     if fast is None:
         from sft_helpers.runtime import fast_mode
 
         fast = fast_mode()
     mode = "fast" if fast else "full"
-    notebooks = list_notebooks(names)
-    print(f"Running {len(notebooks)} notebooks in {mode} mode; executed copies go to build/notebooks/.")
+    notebooks = list_notebooks(names, folder)
+    print(f"Running {len(notebooks)} notebooks in {mode} mode; executed copies go to {build_dir}/notebooks/.")
     runs = []
     for nb in notebooks:
         print(f"  {nb.stem} ...", flush=True)
         run = execute_notebook(
-            nb, BUILD_DIR / "notebooks" / nb.name, fast, BUILD_DIR / "results" / mode / f"{nb.stem}.json"
+            nb, build_dir / "notebooks" / nb.name, fast, build_dir / "results" / mode / f"{nb.stem}.json"
         )
         print(f"  {nb.stem}: {'ok' if run.ok else 'FAILED'} in {run.seconds:.0f} s", flush=True)
         runs.append(run)
     print()
-    print_table(runs)
-    summary = {r.name: {"ok": r.ok, "seconds": round(r.seconds, 1), "peak_mb": round(r.peak_mb), **r.results}
-               for r in runs}
-    (BUILD_DIR / f"course_{mode}.json").write_text(json.dumps(summary, indent=1, sort_keys=True))
+    print_table(runs, with_budgets=not fast)
+    summary = {
+        r.name: {"ok": r.ok, "seconds": round(r.seconds, 1), "peak_mb": round(r.peak_mb),
+                 "budget_s": budgets(r.name)[0], "budget_mb": budgets(r.name)[1], **r.results}
+        for r in runs
+    }
+    (build_dir / f"course_{mode}.json").write_text(json.dumps(summary, indent=1, sort_keys=True))
     return 0 if all(r.ok for r in runs) else 1
 
 

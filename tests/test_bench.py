@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from conftest import REPO_ROOT
 
-SCRIPTS = ("train_throughput", "real_classification", "real_ner", "attention")
+SCRIPTS = ("train_throughput", "real_classification", "real_ner", "attention", "course_time")
 DATA_SCRIPTS = ("train_throughput", "real_classification", "real_ner")
 
 
@@ -194,3 +194,25 @@ def test_attention_benchmark_compares_the_three_implementations(tmp_path: Path) 
     assert {r["impl"] for r in rows} == {"ours", "F.scaled_dot_product_attention", "nn.MultiheadAttention"}
     assert {r["seq_len"] for r in rows} == {16, 32} and all(r["ms"] > 0 for r in rows)
     assert summary["min_ratio"] <= summary["max_ratio"]
+
+
+@pytest.mark.notebook
+def test_course_time_reports_each_chapter_against_its_budget(tmp_path: Path) -> None:
+    import nbformat
+
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    nb = nbformat.v4.new_notebook()
+    params = nbformat.v4.new_code_cell("SIZE = 2")
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params, nbformat.v4.new_code_cell(
+        "from sft_helpers.results import record\n_ = record('size_squared', SIZE * SIZE)")]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, folder / "01_tiny.ipynb")
+    records = run_script("course_time", "--fast", "--notebooks", str(folder), "--build-dir", str(tmp_path / "b"),
+                         benchmarks=tmp_path)
+    chapter, total = records
+    assert chapter["chapter"] == "01_tiny" and chapter["ok"] is True and chapter["mode"] == "fast"
+    assert chapter["seconds"] > 0 and chapter["budget_s"] == 240.0
+    assert chapter["seconds_over_budget"] == round(chapter["seconds"] / 240.0, 3)
+    assert total["total_seconds"] == chapter["seconds"] and total["budget_s"] == 900.0

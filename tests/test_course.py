@@ -54,3 +54,25 @@ def test_strip_run_metadata(tmp_path) -> None:
     course.strip_run_metadata(path)
     again = nbformat.read(path, as_version=4)
     assert "papermill" not in again.metadata and again.cells[0].metadata == {}
+
+
+def test_table_shows_budgets_and_a_total(capsys) -> None:
+    runs = [course.NotebookRun("04_sft", True, 300.0, 1000.0, {"acc": 0.9}),
+            course.NotebookRun("07_llm", True, 100.0, 4000.0, {})]
+    course.print_table(runs)
+    out = capsys.readouterr().out
+    assert "300.0!" in out and "4000 " in out and "5120" in out  # 04 over time; 07 within its own memory budget
+    assert "total" in out and "400.0 (budget 900 s: 0.44x)" in out and "over budget ('!'): 04_sft" in out
+
+
+def test_refreshed_notebook_carries_its_run(tmp_path) -> None:
+    from sft_helpers.results import stored_results, stored_run
+
+    path = tmp_path / "05_x.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(), path)
+    with pytest.raises(ValueError, match="python -m sft_helpers notebooks 05"):
+        stored_run(path)
+    course.store_run_metadata(path, course.NotebookRun("05_x", True, 12.34, 456.7, {"f1": 0.5}), "full")
+    assert stored_results(path) == {"f1": 0.5}
+    run = stored_run(path)
+    assert run["mode"] == "full" and run["seconds"] == 12.3 and run["peak_mb"] == 457 and run["cpu"]
