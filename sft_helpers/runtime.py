@@ -164,6 +164,25 @@ def cpu_has_native_bf16(cpuinfo: str = "/proc/cpuinfo") -> bool:
     return False
 
 
+def resolve_bf16(device: torch.device, bf16: bool | None = None) -> bool:
+    """Whether to train in bf16 autocast: ``bf16`` when given, else where it pays.
+
+    ``None`` means "where the hardware computes bf16 natively": CUDA GPUs that support it, and
+    CPUs with AVX512-BF16 or AMX (``cpu_has_native_bf16``); float32 elsewhere, where
+    bf16 would be emulated and slower. Weights and optimizer stay in float32 either way.
+    """
+    if bf16 is not None:
+        return bool(bf16)
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    return device.type == "cpu" and cpu_has_native_bf16()
+
+
+def precision_name(device: torch.device, bf16: bool | None = None) -> str:
+    """'bf16 autocast' or 'float32': what ``TrainConfig(bf16=...)`` trains in on ``device``."""
+    return "bf16 autocast" if resolve_bf16(device, bf16) else "float32"
+
+
 def package_version(name: str) -> str | None:
     """The installed version of a distribution, or None when it is not installed."""
     try:
@@ -220,7 +239,9 @@ def chapter_time_report() -> str:
         raise RuntimeError("call sft_helpers.runtime.start_chapter_clock() in the set-up cell first.")
     seconds = time.perf_counter() - _CHAPTER_CLOCK[0]
     mode = "fast" if fast_mode() else "full"
+    device = get_device()
     return (
         f"This run of the chapter took {seconds:.0f} s ({seconds / 60:.1f} min) in {mode} mode on "
-        f"{get_device().type} with {torch.get_num_threads()} torch threads."
+        f"{device.type} with {torch.get_num_threads()} torch threads; training precision where "
+        f"the chapter trains with the course's loop: {precision_name(device)}."
     )

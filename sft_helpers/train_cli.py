@@ -104,7 +104,7 @@ def build_parser(prog: str = "python -m sft_helpers train") -> argparse.Argument
     add("--label-all-subwords", action="store_true", help="ner: label every subword, not only the first")
     add("--group-by-length", action="store_true", help="batch examples of similar length (less padding)")
     add(
-        "--bf16", choices=("auto", "on", "off"), default="auto", help="bf16 autocast (auto: on for CUDA GPUs)"
+        "--bf16", choices=("auto", "on", "off"), default="auto", help="bf16 autocast (auto: where the GPU or CPU computes bf16 natively)"
     )
     add("--seed", type=int, default=0, help="seed of the head's initialisation, batch order and dropout")
     add(

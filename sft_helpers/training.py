@@ -71,7 +71,7 @@ class TrainConfig:
     output_dir: str | None = None  # checkpoint folder; None keeps the best weights in memory only
     load_best_at_end: bool = True  # finish with the best evaluated weights rather than the last ones
     fused_optimizer: bool = True  # AdamW's fused kernel (one kernel for all parameters) where torch has it
-    bf16: bool | None = None  # bf16 autocast; None: on for CUDA GPUs that support it, off elsewhere
+    bf16: bool | None = None  # bf16 autocast; None: where the hardware computes bf16 natively (see resolve_bf16)
     progress: bool = True  # show a tqdm progress bar
     verbose: bool = True  # print one line per evaluation
 
@@ -175,8 +175,7 @@ def _to_device(batch: dict[str, Any], device: torch.device) -> dict[str, Any]:
 
 
 def _autocast(device: torch.device, bf16: bool | None) -> contextlib.AbstractContextManager:
-    if bf16 is None:
-        bf16 = device.type == "cuda" and torch.cuda.is_bf16_supported()
+    bf16 = runtime.resolve_bf16(device, bf16)
     if not bf16:
         return contextlib.nullcontext()
     return torch.autocast(device_type=device.type, dtype=torch.bfloat16)

@@ -61,3 +61,44 @@ def test_cpu_native_bf16_reads_the_cpu_flags(tmp_path) -> None:
     assert runtime.cpu_has_native_bf16(str(amx)) is True
     assert runtime.cpu_has_native_bf16(str(tmp_path / "absent")) is False  # macOS, Windows
     assert isinstance(runtime.cpu_has_native_bf16(), bool)
+
+
+def test_bf16_default_is_where_the_hardware_computes_it(monkeypatch) -> None:
+    import torch
+
+    from sft_helpers import runtime
+
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(runtime, "cpu_has_native_bf16", lambda: True)
+    assert runtime.resolve_bf16(cpu) is True and runtime.precision_name(cpu) == "bf16 autocast"
+    assert runtime.resolve_bf16(cpu, False) is False  # an explicit choice wins
+    monkeypatch.setattr(runtime, "cpu_has_native_bf16", lambda: False)
+    assert runtime.resolve_bf16(cpu) is False and runtime.precision_name(cpu) == "float32"
+    assert runtime.resolve_bf16(cpu, True) is True
+    assert runtime.resolve_bf16(torch.device("mps")) is False
+
+
+def test_chapter_clock_reports_mode_and_precision(monkeypatch) -> None:
+    import pytest
+
+    from sft_helpers import runtime
+
+    monkeypatch.setattr(runtime, "_CHAPTER_CLOCK", [])
+    with pytest.raises(RuntimeError, match="start_chapter_clock"):
+        runtime.chapter_time_report()
+    runtime.start_chapter_clock()
+    line = runtime.chapter_time_report()
+    assert "fast mode" in line and "torch threads" in line and ("float32" in line or "bf16" in line)
+
+
+def test_progress_bar_prints_one_finished_line_when_headless(monkeypatch, capsys) -> None:
+    from sft_helpers import runtime
+
+    monkeypatch.setenv("SFT_PROGRESS", "text")
+    monkeypatch.setenv("TQDM_DISABLE", "1")
+    for _ in runtime.progress_bar(range(7), desc="training"):
+        pass
+    with runtime.progress_bar(total=3, desc="quiet", disable=True) as bar:
+        bar.update(3)
+    out = capsys.readouterr().out.strip().splitlines()
+    assert len(out) == 1 and out[0].startswith("training: 100%") and "7/7" in out[0]
