@@ -25,6 +25,7 @@ from sft_helpers.checks.core import (
     fresh_seed,
     passed,
 )
+from sft_helpers.teaching_loop import training_step
 
 __all__ = ["check_collate", "check_training_step", "check_macro_f1"]
 
@@ -96,8 +97,9 @@ def check_collate(fn: Any) -> Any:
             fail_if(
                 f"{message} {where}",
                 advice
-                or "width = max(len(ids)); ids + [pad_id] * (width - len(ids)); mask 1 for real, 0 for "
-                "pad; labels from each example's 'label'; torch.long tensors",
+                or "every row is padded on the right to the longest example of this batch; the mask marks "
+                "real tokens with 1 and padding with 0; labels come from each example's 'label'; all three "
+                "are integer (long) tensors",
             )
     return passed(f"padding, masks and labels match on {len(cases)} random batches (keys: input_ids, "
                   "attention_mask, labels)")  # fmt: skip
@@ -134,14 +136,7 @@ def reference_training_step(
     max_grad_norm: float,
 ) -> float:
     """forward -> loss -> backward -> clip -> optimizer step -> scheduler step -> zero_grad."""
-    model.train()
-    loss = model(**batch).loss
-    loss.backward()
-    torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
-    optimizer.step()
-    scheduler.step()
-    optimizer.zero_grad()
-    return loss.item()
+    return training_step(model, batch, optimizer, scheduler, max_grad_norm)
 
 
 def _no_zero_grad(model, batch, optimizer, scheduler, max_grad_norm):  # type: ignore[no-untyped-def]
@@ -193,8 +188,8 @@ def _clip_after_step(model, batch, optimizer, scheduler, max_grad_norm):  # type
 
 STEP_MISTAKES: dict[str, Callable[..., float]] = {
     "gradients add up across steps: call optimizer.zero_grad() once per step": _no_zero_grad,
-    "clip the gradients with torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm) between "
-    "backward() and optimizer.step() (after the step is too late: it already used the unclipped ones)": _no_clip,
+    "the update used unclipped gradients: clip their global norm (clip_grad_norm_) after backward() and "
+    "before optimizer.step() (after the step is too late: it already used the unclipped ones)": _no_clip,
     "the learning rate never changed: call scheduler.step() after optimizer.step()": _no_schedule,
     "call scheduler.step() after optimizer.step(), not before: otherwise the first step uses the wrong "
     "learning rate": _schedule_first,
@@ -248,7 +243,8 @@ def check_training_step(fn: Any) -> Any:
     losses, model, scheduler = call_learner(learner_steps, batches)
     fail_if(
         compare_values(losses[0], expected_losses[0], name="returned loss"),
-        "return the loss of the forward pass as a Python float: loss.item()",
+        "return the loss of the forward pass (before the update) as a Python float, not a tensor "
+        "(.item() turns a one-element tensor into a float)",
     )
     params = dict(model.named_parameters())
     expected_params = dict(expected_model.named_parameters())
@@ -267,8 +263,8 @@ def check_training_step(fn: Any) -> Any:
         fail_if(
             message,
             advice
-            or "in order: loss = model(**batch).loss; loss.backward(); clip_grad_norm_; "
-            "optimizer.step(); scheduler.step(); optimizer.zero_grad(); return loss.item()",
+            or "one step is: the loss of the batch, its gradients, clipping them, the update, the next "
+            "learning rate, and clearing the gradients; check that each happens once and in that order",
         )
     fail_if(
         compare_values(scheduler.last_epoch, expected_scheduler.last_epoch, name="number of scheduler steps"),
@@ -356,8 +352,8 @@ def check_macro_f1(fn: Any) -> Any:
             fail_if(
                 f"{message} for y_true={y_true}, y_pred={y_pred}",
                 advice
-                or "for each class c: P = TP/predicted c, R = TP/true c (0 when dividing by 0), "
-                "F1 = 2PR/(P+R) (0 when P+R = 0); return the plain mean over classes",
+                or "compute precision, recall and F1 per class (a division by 0 counts as 0), then take "
+                "the unweighted mean over the classes",
             )
     return passed(
         f"your macro-F1 equals scikit-learn's on {len(cases)} label lists, imbalanced ones included"
