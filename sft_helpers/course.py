@@ -272,6 +272,7 @@ def refresh_solution_notebooks(names: list[str] | None = None) -> int:
             nb.write_bytes(tmp.read_bytes())
         else:
             print(f"  {nb.stem} failed, left unchanged: {run.error}")
+    update_readme_times()
     print_table(runs)
     return 0 if all(r.ok for r in runs) else 1
 
@@ -287,3 +288,42 @@ def run_benchmarks(names: list[str] | None = None, quick: bool = False) -> int:
         cmd = [sys.executable, str(script)] + (["--quick"] if quick else [])
         code |= subprocess.call(cmd, cwd=REPO_ROOT)
     return code
+
+
+def measured_time(notebook: Path) -> str:
+    """The README's time cell for a notebook: its stored full-mode run, e.g. '3.9 min, 1.4 GB'.
+
+    Read from the metadata that ``refresh_solution_notebooks`` writes; '(not measured)' when the
+    notebook was never refreshed that way.
+    """
+    from sft_helpers.results import stored_run
+
+    try:
+        run = stored_run(notebook)
+    except ValueError:
+        return "(not measured)"
+    return f"{run['seconds'] / 60:.1f} min, {run['peak_mb'] / 1024:.1f} GB"
+
+
+README_TABLES = (REPO_ROOT / "README.md", REPO_ROOT / "exercises" / "README.md")
+
+
+def update_readme_times(paths: tuple[Path, ...] = README_TABLES) -> None:
+    """Rewrite the last cell of each chapter row (``| `NN_name` | ... |``) with its measured time.
+
+    Called after a refresh, so the README's chapter table always quotes the stored runs.
+    """
+    notebooks = {p.stem: p for p in list_notebooks()}
+    for path in paths:
+        if not path.exists():
+            continue
+        lines = path.read_text(encoding="utf-8").split("\n")
+        for i, line in enumerate(lines):
+            if not line.startswith("| `0"):
+                continue
+            stem = line.split("`")[1]
+            if stem in notebooks:
+                cells = line.rstrip().rstrip("|").split("|")
+                cells[-1] = f" {measured_time(notebooks[stem])} "
+                lines[i] = "|".join(cells) + "|"
+        path.write_text("\n".join(lines), encoding="utf-8")

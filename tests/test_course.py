@@ -76,3 +76,28 @@ def test_refreshed_notebook_carries_its_run(tmp_path) -> None:
     assert stored_results(path) == {"f1": 0.5}
     run = stored_run(path)
     assert run["mode"] == "full" and run["seconds"] == 12.3 and run["peak_mb"] == 457 and run["cpu"]
+
+
+def test_readme_chapter_table_shows_the_stored_runs() -> None:
+    """Each chapter row of the README quotes its notebook's stored full-mode time and memory."""
+    for readme_path in course.README_TABLES:
+        readme = readme_path.read_text(encoding="utf-8")
+        rows = {line.split("`")[1]: line for line in readme.splitlines() if line.startswith("| `0")}
+        for path in course.list_notebooks():
+            if path.stem == "00_setup_check" and "exercises" in str(readme_path):
+                continue  # chapter 0 has no exercises
+            assert path.stem in rows, f"{readme_path.name}'s chapter table has no row for {path.stem}"
+            cell = course.measured_time(path)
+            assert rows[path.stem].rstrip().endswith(f"| {cell} |"), (
+                f"{readme_path} row of {path.stem} should end with {cell!r} (its stored run): "
+                "`python -m sft_helpers notebooks` rewrites it, or call course.update_readme_times()"
+            )
+
+
+def test_update_readme_times_rewrites_only_the_time_cell(tmp_path) -> None:
+    readme = tmp_path / "README.md"
+    readme.write_text("| notebook | what | time |\n| `00_setup_check` | a check, with | pipes | old |\nrest\n")
+    course.update_readme_times((readme,))
+    lines = readme.read_text().splitlines()
+    assert lines[1].startswith("| `00_setup_check` | a check, with | pipes |")
+    assert lines[1].endswith(f"| {course.measured_time(SETUP_NOTEBOOK)} |") and lines[2] == "rest"
