@@ -297,3 +297,36 @@ def test_fresh_generator_is_independent_of_global_seed():
     assert torch.equal(
         torch.randn(3, generator=fresh_generator(5)), torch.randn(3, generator=fresh_generator(5))
     )
+
+
+def test_an_outer_timer_keeps_what_is_left_of_it() -> None:
+    """A check inside a running ITIMER_REAL (e.g. a grader's own limit) must not cut it short."""
+    import signal
+
+    from sft_helpers.checks.core import call_learner
+
+    fired = []
+    old = signal.signal(signal.SIGALRM, lambda *_: fired.append(True))
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 10.0)
+        assert call_learner(lambda: 41 + 1, timeout=8) == 42
+        left, _ = signal.getitimer(signal.ITIMER_REAL)
+        assert 9.0 < left <= 10.0, f"the outer timer has {left:.2f} s left, it should still have about 10"
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+    assert not fired
+
+
+def test_check_timeout_is_read_when_a_check_runs(monkeypatch) -> None:
+    import pytest
+
+    from sft_helpers.checks.core import DEFAULT_TIMEOUT, default_timeout
+
+    monkeypatch.delenv("SFT_CHECK_TIMEOUT", raising=False)
+    assert default_timeout() == DEFAULT_TIMEOUT
+    monkeypatch.setenv("SFT_CHECK_TIMEOUT", "3.5")
+    assert default_timeout() == 3.5
+    monkeypatch.setenv("SFT_CHECK_TIMEOUT", "soon")
+    with pytest.raises(ValueError, match="positive number of seconds"):
+        default_timeout()

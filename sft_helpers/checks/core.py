@@ -94,6 +94,7 @@ from typing import Any, TypeVar
 
 __all__ = [
     "DEFAULT_TIMEOUT",
+    "default_timeout",
     "CheckFailed",
     "CheckResult",
     "CheckTimeout",
@@ -115,8 +116,22 @@ __all__ = [
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-DEFAULT_TIMEOUT: float = float(os.environ.get("SFT_CHECK_TIMEOUT", "20"))
-"""Seconds one call of learner code may take (``SFT_CHECK_TIMEOUT`` overrides)."""
+DEFAULT_TIMEOUT: float = 20.0
+"""Seconds one call of learner code may take unless ``SFT_CHECK_TIMEOUT`` says otherwise."""
+
+
+def default_timeout() -> float:
+    """``SFT_CHECK_TIMEOUT`` (read at each check, so a grader can set it late) or 20 s."""
+    value = os.environ.get("SFT_CHECK_TIMEOUT", "").strip()
+    if not value:
+        return DEFAULT_TIMEOUT
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not seconds > 0:
+        raise ValueError(f"SFT_CHECK_TIMEOUT={value!r} is not a positive number of seconds (e.g. 20).")
+    return seconds
 
 RESULTS_ENV = "SFT_CHECK_RESULTS"
 CELL_ENV = "SFT_CHECK_CELL"
@@ -280,7 +295,7 @@ def check(name: str, *, references: Sequence[Any] = (), timeout: float | None = 
 
         @functools.wraps(func)
         def wrapper(learner: Any = None, *args: Any, **kwargs: Any) -> CheckResult:
-            state = _CheckState(name, func.__name__, refs, DEFAULT_TIMEOUT if timeout is None else timeout)
+            state = _CheckState(name, func.__name__, refs, default_timeout() if timeout is None else timeout)
             token = _STATE.set(state)
             saved = _save_rng()
             try:
@@ -355,7 +370,7 @@ def call_learner(fn: Callable[..., Any], *args: Any, timeout: float | None = Non
             )
         )
     state = _STATE.get()
-    limit = timeout if timeout is not None else (state.timeout if state else DEFAULT_TIMEOUT)
+    limit = timeout if timeout is not None else (state.timeout if state else default_timeout())
     if not (isinstance(limit, (int, float)) and limit > 0):
         raise ValueError(f"call_learner(timeout=...) must be a positive number of seconds, got {limit!r}")
     refs = () if (state is None or _ALLOW_REFERENCE.get()) else _reference_objects(state.references)
@@ -429,6 +444,7 @@ def _run_with_alarm(target: Callable[[], Any], watch: _Watch, limit: float) -> A
 
     watch.deadline += 0.25  # the alarm comes first; the trace is the fallback
     old_handler = signal.signal(signal.SIGALRM, on_alarm)
+    started = time.monotonic()
     old_timer = signal.setitimer(signal.ITIMER_REAL, limit)
     old_trace = sys.gettrace()
     sys.settrace(watch.global_trace)
@@ -440,7 +456,8 @@ def _run_with_alarm(target: Callable[[], Any], watch: _Watch, limit: float) -> A
         sys.settrace(old_trace)
         signal.signal(signal.SIGALRM, old_handler)
         if old_timer[0] > 0:  # an outer timer was running: give it back what is left of it
-            signal.setitimer(signal.ITIMER_REAL, max(old_timer[0] - limit, 1e-3), old_timer[1])
+            left = old_timer[0] - (time.monotonic() - started)
+            signal.setitimer(signal.ITIMER_REAL, max(left, 1e-3), old_timer[1])
 
 
 def _run_in_worker(target: Callable[[], Any], watch: _Watch, limit: float) -> Any:
