@@ -1,6 +1,7 @@
 """Grade a class's exercise notebooks: ``python -m sft_helpers grade SUBMISSIONS --out grades.csv``.
 
-Who is who (the student rule), for each ``.ipynb`` (or any other file, reported as unreadable):
+Who is who (the student rule), for each ``.ipynb`` (other files are not graded; the log and the
+summary list them):
 
 * ``SUBMISSIONS/<student>/<notebook>.ipynb``: one folder per student, or
 * ``SUBMISSIONS/<student>__<notebook>.ipynb``: flat, student and notebook joined by two underscores.
@@ -142,8 +143,14 @@ def _match_notebook(name: str, stems: Sequence[str]) -> str:
     return ""
 
 
-def discover(submissions: Path, stems: Sequence[str]) -> list[Submission]:
-    """Every submitted file under ``submissions`` with its student and notebook (see the module docstring)."""
+def discover(
+    submissions: Path, stems: Sequence[str], ignored: list[Path] | None = None
+) -> list[Submission]:
+    """Every submitted notebook under ``submissions`` with its student and notebook (module docstring).
+
+    Files that are not ``.ipynb`` (a student's notes, a zip, a README) are not submissions: they
+    are left out and, when ``ignored`` is given, appended to it so the grader can report them.
+    """
     if not submissions.exists():
         raise FileNotFoundError(f"SUBMISSIONS {str(submissions)!r} does not exist")
     files: list[tuple[Path, str | None]] = []
@@ -163,7 +170,11 @@ def discover(submissions: Path, stems: Sequence[str]) -> list[Submission]:
                 files.append((entry, None))
     out = []
     for path, folder in files:
-        stem = path.name[: -len(".ipynb")] if path.name.endswith(".ipynb") else path.stem
+        if not path.name.lower().endswith(".ipynb"):
+            if ignored is not None:
+                ignored.append(path)
+            continue
+        stem = path.name[: -len(".ipynb")]
         if folder is not None:
             student, notebook = folder, stem
         elif "__" in stem:
@@ -473,7 +484,11 @@ def grade_all(
 ) -> dict[str, str]:
     """Grade every submission (resuming a previous run); return ``{submission: status}``."""
     exercises = load_exercises(exercises_dir)
-    subs = discover(submissions, list(exercises))
+    ignored: list[Path] = []
+    subs = discover(submissions, list(exercises), ignored)
+    if ignored:
+        shown = ", ".join(str(p.relative_to(submissions) if submissions.is_dir() else p.name) for p in ignored)
+        log(f"ignored {len(ignored)} file(s) that are not notebooks (.ipynb): {shown}")
     progress = out.with_name(out.name + ".progress.jsonl")
     if fresh:
         progress.unlink(missing_ok=True)
@@ -526,12 +541,18 @@ def grade_all(
                 future.cancel()
             _kill_live_children()
             raise
-    write_summary(out, summary, exercises, done)
+    write_summary(out, summary, exercises, done, ignored=[
+        str(p.relative_to(submissions) if submissions.is_dir() else p.name) for p in ignored
+    ])
     return statuses
 
 
 def write_summary(
-    out: Path, summary: Path, exercises: dict[str, tuple[Any, list[Exercise]]], done: dict
+    out: Path,
+    summary: Path,
+    exercises: dict[str, tuple[Any, list[Exercise]]],
+    done: dict,
+    ignored: Sequence[str] = (),
 ) -> None:
     """A Markdown page: pass rate per exercise, total per student, problems and review flags."""
     with open(out, newline="", encoding="utf-8") as handle:
@@ -566,6 +587,9 @@ def write_summary(
             notes = [e["status"]] if e["status"] != "ok" else []
             notes += [f"flagged for review: {f}" for f in e.get("flags", [])]
             lines.append(f"- `{e['submission']}`: " + "; ".join(notes))
+    if ignored:
+        lines += ["", "## Not graded (not notebooks)", ""]
+        lines += [f"- `{name}`" for name in ignored]
     summary.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 

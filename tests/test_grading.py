@@ -97,9 +97,7 @@ def test_grades_a_class_in_bounded_time(course, monkeypatch):
         ("erin", "count_vowels"): 0,
         ("frank", "double"): 0,
         ("frank", "count_vowels"): 1,  # a real solution in a cell whose check was deleted and put back
-        ("notes", "double"): 0,
-        ("notes", "count_vowels"): 0,
-    }
+    }  # notes.txt is not a notebook: not a student graded 0, but listed in the summary
     assert rows[("bob", "double")]["message"].startswith("not implemented yet")
     assert rows[("dave", "double")]["message"].startswith("could not grade: unreadable: not a notebook")
     assert f"time limit of {timeout_s} s" in rows[("erin", "count_vowels")]["message"]
@@ -107,6 +105,7 @@ def test_grades_a_class_in_bounded_time(course, monkeypatch):
     assert rows[("alice", "double")]["passed"] == "True"
 
     text = summary.read_text()
+    assert "## Not graded (not notebooks)" in text and "- `notes.txt`" in text
     assert "| 01_fixture | double | 3/7 | 43% |" in text
     assert "| alice | 2 | 2 |" in text and "| carol | 1 | 2 |" in text
     assert "`erin__01_fixture.ipynb`: timeout" in text and "`dave__01_fixture.ipynb`: unreadable" in text
@@ -127,10 +126,13 @@ def test_grades_a_class_in_bounded_time(course, monkeypatch):
 
 def test_student_naming_rule(tmp_path):
     (tmp_path / "ann").mkdir()
-    for name in ["ann/02_self_attention.ipynb", "bo_b__03_transformer_block.ipynb", "cy__99_other.ipynb"]:
+    for name in ["ann/02_self_attention.ipynb", "bo_b__03_transformer_block.ipynb", "cy__99_other.ipynb",
+                 "ann/notes.txt", "README.md"]:
         (tmp_path / name).write_text("{}")
     stems = ["02_self_attention", "03_transformer_block"]
-    found = {(s.student, s.notebook, bool(s.problem)) for s in grading.discover(tmp_path, stems)}
+    ignored: list = []
+    found = {(s.student, s.notebook, bool(s.problem)) for s in grading.discover(tmp_path, stems, ignored)}
+    assert sorted(p.name for p in ignored) == ["README.md", "notes.txt"]
     assert found == {
         ("ann", "02_self_attention", False),
         ("bo_b", "03_transformer_block", False),
@@ -210,3 +212,13 @@ def test_stopping_the_grader_stops_its_children(course, tmp_path):
     assert grader.wait(timeout=30) != 0
     gone, alive = psutil.wait_procs(family, timeout=15)
     assert not alive, f"left running: {[p.cmdline() for p in alive]}"
+
+
+def test_a_stray_file_beside_the_only_exercise_is_not_a_student(tmp_path):
+    """With one exercise notebook every unmatched name used to fall back to it: a notes file too."""
+    (tmp_path / "alice__01_fixture.ipynb").write_text("{}")
+    (tmp_path / "notes.txt").write_text("my notes")
+    ignored: list = []
+    found = grading.discover(tmp_path, ["01_fixture"], ignored)
+    assert [(s.student, s.notebook) for s in found] == [("alice", "01_fixture")]
+    assert [p.name for p in ignored] == ["notes.txt"]
