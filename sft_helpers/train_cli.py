@@ -124,6 +124,7 @@ def build_parser(prog: str = "python -m sft_helpers train") -> argparse.Argument
         help="torch threads per process (default: cores/processes)",
     )
     add("--no-progress", action="store_true", help="no progress bar (one line per evaluation remains)")
+    add("--debug", action="store_true", help="show the full traceback of an error instead of one line")
     return parser
 
 
@@ -329,7 +330,11 @@ def main(argv: list[str] | None = None, prog: str = "python -m sft_helpers train
         distributed.print0("Interrupted; run the same command with --resume to continue.", file=sys.stderr)
         return 130
     except (ValueError, TypeError, FileNotFoundError) as error:
-        print(f"error: {error}", file=sys.stderr)
+        # A bad option or data file says what to fix in one line; --debug shows where it came
+        # from (the same exception types can also come from a bug inside the course or a library).
+        if args.debug:
+            raise
+        print(f"error: {error}\n(add --debug to see the full traceback)", file=sys.stderr)
         return 2
     finally:
         distributed.cleanup()

@@ -29,6 +29,7 @@ prints and writes checkpoints; the others receive its metrics.
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -370,6 +371,26 @@ def _batches(
         yield b, collator([dict(examples[i]) for i in indices]), weight
 
 
+def _keeps_determinism_setting(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Run ``fn`` and put torch's deterministic-algorithms switch back as it was before.
+
+    ``train`` asks for deterministic kernels (reproducible runs); a caller's own setting, e.g.
+    a notebook that later times a non-deterministic kernel, must not change because it trained.
+    """
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        enabled = torch.are_deterministic_algorithms_enabled()
+        warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            torch.use_deterministic_algorithms(enabled, warn_only=warn_only)
+
+    return wrapper
+
+
+@_keeps_determinism_setting
 def train(
     model: torch.nn.Module,
     train_dataset: Any,

@@ -143,3 +143,11 @@ def test_ner_run_trains_and_reports_entity_scores(tmp_path: Path, capsys) -> Non
     assert set(saved["id2label"].values()) >= {"O", "B-PER", "I-PER", "B-LOC", "I-LOC"}
     out = capsys.readouterr().out
     assert "test:" in out and "f1" in out
+
+
+def test_debug_shows_the_traceback_of_an_error(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    missing = tmp_path / "nothing-here"
+    assert train_cli.main(["--task", "classification", "--data", str(missing), *QUIET]) == 2
+    assert "add --debug" in capsys.readouterr().err
+    with pytest.raises((FileNotFoundError, ValueError)):
+        train_cli.main(["--task", "classification", "--data", str(missing), "--debug", *QUIET])

@@ -509,3 +509,12 @@ def test_sigkilled_run_resumes_to_the_same_weights(
         resume=True,
     )
     assert_same_weights(weights(resumed), weights(full))
+
+
+def test_train_puts_the_determinism_switch_back(tokenizer) -> None:
+    torch.use_deterministic_algorithms(False)
+    try:
+        training.train(tiny_bert(), make_dataset(16), None, config(epochs=1), DataCollatorWithPadding(tokenizer))
+        assert not torch.are_deterministic_algorithms_enabled()
+    finally:
+        torch.use_deterministic_algorithms(False)
