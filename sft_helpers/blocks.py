@@ -24,6 +24,7 @@ __all__ = [
     "EncoderLayer",
     "Encoder",
     "encode_with_our_layers",
+    "copy_bert_layer",
     "parameter_breakdown",
     "encoder_flops_per_token",
 ]
@@ -216,30 +217,74 @@ class Encoder(nn.Module):
         return states if return_all else states[-1]
 
     @classmethod
-    def from_hf_bert(cls, model: nn.Module) -> Encoder:
-        """Copy every layer of a transformers ``BertModel`` (``model.encoder.layer``)."""
+    def from_hf_bert(cls, model: nn.Module, layer_class: type[nn.Module] | None = None) -> Encoder:
+        """Copy every layer of a transformers ``BertModel`` (``model.encoder.layer``).
+
+        ``layer_class`` (default ``EncoderLayer``) is the class each copy is built from, e.g. a
+        learner's own post-LN layer; see :func:`copy_bert_layer` for what it must accept.
+        """
         encoder = getattr(model, "encoder", None) or getattr(getattr(model, "bert", None), "encoder", None)
         if encoder is None or not hasattr(encoder, "layer"):
             raise TypeError(
                 f"expected a transformers BertModel (with .encoder.layer), got {type(model).__name__}."
             )
-        return cls([EncoderLayer.from_hf_bert_layer(layer) for layer in encoder.layer])
+        return cls([copy_bert_layer(layer, layer_class) for layer in encoder.layer])
+
+
+def copy_bert_layer(layer: nn.Module, layer_class: type[nn.Module] | None = None) -> nn.Module:
+    """A copy of a transformers ``BertLayer`` as an instance of ``layer_class`` (default ``EncoderLayer``).
+
+    ``layer_class(d_model, n_heads, d_ff, dropout=..., layer_norm_eps=...)`` must build a module
+    with ``EncoderLayer``'s sub-modules and names (``attention``, ``norm1``, ``ffn``, ``norm2``,
+    ``dropout1``, ``dropout2``): the weights are copied with ``load_state_dict`` from
+    ``EncoderLayer.from_hf_bert_layer(layer)``, and the feed-forward activation is taken from it.
+    """
+    reference = EncoderLayer.from_hf_bert_layer(layer)
+    if layer_class is None or layer_class is EncoderLayer:
+        return reference
+    ours = layer_class(
+        reference.attention.d_model,
+        reference.attention.n_heads,
+        reference.ffn.linear1.out_features,
+        dropout=float(reference.dropout1.p),
+        layer_norm_eps=reference.norm2.eps,
+    )
+    try:
+        ours.load_state_dict(reference.state_dict())
+    except RuntimeError as error:
+        raise TypeError(
+            f"{getattr(layer_class, '__name__', layer_class)} does not have EncoderLayer's sub-modules "
+            "(attention, norm1, ffn, norm2), so BERT's weights cannot be copied into it: "
+            f"{str(error).splitlines()[0]}"
+        ) from error
+    ffn = getattr(ours, "ffn", None)
+    if isinstance(ffn, FeedForward):
+        ffn.activation, ffn.activation_name = reference.ffn.activation, reference.ffn.activation_name
+    for mine, theirs in ((getattr(ours, "norm1", None), reference.norm1), (getattr(ours, "norm2", None), reference.norm2)):
+        if isinstance(mine, nn.LayerNorm):
+            mine.eps = theirs.eps
+    weight = reference.norm1.weight
+    return ours.to(dtype=weight.dtype, device=weight.device).train(layer.training)
 
 
 @torch.no_grad()
 def encode_with_our_layers(
-    model: nn.Module, input_ids: torch.Tensor, attention_mask: torch.Tensor
+    model: nn.Module,
+    input_ids: torch.Tensor,
+    attention_mask: torch.Tensor,
+    layer_class: type[nn.Module] | None = None,
 ) -> list[torch.Tensor]:
     """Run a BertModel's own embeddings, then our copies of its layers: ``[embeddings, layer 1, ..., layer N]``.
 
-    Compare the list with ``model(..., output_hidden_states=True).hidden_states``.
+    Compare the list with ``model(..., output_hidden_states=True).hidden_states``. ``layer_class``
+    (default ``EncoderLayer``) builds the copies, e.g. the chapter exercise's own layer.
     """
     bert = model if hasattr(model, "embeddings") else getattr(model, "bert", model)
     was_training = bert.training
     bert.eval()
     try:
         x = bert.embeddings(input_ids=input_ids)  # (batch, seq, d_model)
-        encoder = Encoder.from_hf_bert(bert).eval()
+        encoder = Encoder.from_hf_bert(bert, layer_class=layer_class).eval()
         return encoder(x, padding_mask(attention_mask), return_all=True)
     finally:
         bert.train(was_training)
