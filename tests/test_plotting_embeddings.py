@@ -52,8 +52,8 @@ def test_plot_embeddings_2d_labels_groups_and_checks_lengths() -> None:
     vectors = torch.randn(6, 4, generator=torch.Generator().manual_seed(0))
     labels = ["cat", "dog", "cow", "red", "blue", "green"]
     groups = ["animal"] * 3 + ["colour"] * 3
-    ax = plotting.plot_embeddings_2d(vectors, labels, groups=groups, title="words")
-    assert [t.get_text() for t in ax.texts] == labels
+    ax = plotting.plot_embeddings_2d(vectors, labels, groups=groups, title="words", avoid_overlap=False)
+    assert [t.get_text() for t in ax.texts] == labels and ax.hidden_labels == []
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["animal", "colour"]
     assert ax.get_title() == "words" and "variance" in ax.get_xlabel()
     offsets = np.vstack([c.get_offsets() for c in ax.collections])
@@ -62,6 +62,26 @@ def test_plot_embeddings_2d_labels_groups_and_checks_lengths() -> None:
         plotting.plot_embeddings_2d(vectors, labels[:-1])
     with pytest.raises(ValueError, match="groups"):
         plotting.plot_embeddings_2d(vectors, labels, groups=groups[:2])
+
+
+def test_plot_embeddings_2d_leaves_out_labels_that_would_overlap() -> None:
+    """Crowded points: the drawn labels never overlap each other; the rest are listed and counted."""
+    gen = torch.Generator().manual_seed(1)
+    crowded = torch.cat([0.01 * torch.randn(12, 5, generator=gen), 5 + torch.randn(4, 5, generator=gen)])
+    labels = [f"word{i}" for i in range(16)]
+    fig, ax = plt.subplots(figsize=(4, 3), dpi=72)
+    ax = plotting.plot_embeddings_2d(crowded, labels, ax=ax)
+    drawn = [t for t in ax.texts if t.get_text() in labels]
+    assert ax.hidden_labels, "12 points in one spot cannot all be labelled"
+    assert sorted([t.get_text() for t in drawn] + ax.hidden_labels) == sorted(labels)
+    assert any(f"{len(ax.hidden_labels)} overlapping labels left out" in t.get_text() for t in ax.texts)
+    renderer = fig.canvas.get_renderer()
+    boxes = [t.get_window_extent(renderer) for t in drawn]
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1 :]:
+            assert not a.overlaps(b)
+    assert len(ax.collections[0].get_offsets()) == 16  # every point is still drawn
+    plt.close(fig)
 
 
 def test_plot_embeddings_2d_on_a_given_axes_and_fitted_map() -> None:

@@ -100,12 +100,16 @@ def plot_embeddings_2d(
     ax: Axes | None = None,
     title: str | None = None,
     pca: PCA2D | None = None,
+    avoid_overlap: bool = True,
 ) -> Axes:
     """Scatter ``vectors`` (rows, dim) on their first two principal components, one label per point.
 
     ``groups`` (one name per row) colours the points and adds a legend. Pass a fitted ``pca`` to
     reuse a map (for example to place new words on it); otherwise one is fitted on ``vectors``.
-    The axis labels say how much of the variance each component keeps.
+    The axis labels say how much of the variance each component keeps. With ``avoid_overlap``
+    (the default) each label tries a few places around its point and is left out when all of
+    them would cover another label or point; a note in the corner says how many were left out,
+    and ``ax.hidden_labels`` lists them (the points themselves are always drawn).
     """
     x = _as_matrix(vectors, "vectors")
     labels = [str(label) for label in labels]
@@ -130,14 +134,77 @@ def plot_embeddings_2d(
             rows = [r for r, g in enumerate(groups) if g == group]
             ax.scatter(coords[rows, 0], coords[rows, 1], s=18, color=f"C{i % 10}", label=group)
         ax.legend(fontsize=8, loc="best", framealpha=0.7)
-    for (px, py), text in zip(coords, labels):
-        ax.annotate(text, (px, py), xytext=(3, 2), textcoords="offset points", fontsize=8)
     ratio = pca.explained_variance_ratio
     ax.set_xlabel(f"PC 1 ({ratio[0]:.0%} of variance)")
     ax.set_ylabel(f"PC 2 ({ratio[1]:.0%} of variance)")
     if title:
         ax.set_title(title)
+    hidden = _place_labels(ax, coords, labels) if avoid_overlap else []
+    if not avoid_overlap:
+        for (px, py), text in zip(coords, labels):
+            ax.annotate(text, (px, py), xytext=(3, 2), textcoords="offset points", fontsize=8)
+    ax.hidden_labels = hidden  # type: ignore[attr-defined]
+    if hidden:
+        ax.text(0.99, 0.01, f"{len(hidden)} overlapping labels left out", transform=ax.transAxes,
+                ha="right", va="bottom", fontsize=7, color="0.4")
     return ax
+
+
+# (dx, dy) in points and the horizontal/vertical alignment of each place a label may go
+_LABEL_PLACES = (
+    ((3, 2), "left", "bottom"),
+    ((3, -2), "left", "top"),
+    ((-3, 2), "right", "bottom"),
+    ((-3, -2), "right", "top"),
+    ((0, 5), "center", "bottom"),
+    ((0, -5), "center", "top"),
+)
+
+
+def _renderer(figure: object) -> object | None:
+    for get in (getattr(figure.canvas, "get_renderer", None), getattr(figure, "_get_renderer", None)):
+        if get is not None:
+            try:
+                return get()
+            except Exception:  # a canvas without a renderer of its own
+                continue
+    return None
+
+
+def _place_labels(ax: Axes, coords: np.ndarray, labels: Sequence[str]) -> list[str]:
+    """Annotate each point at the first free place around it; return the labels that found none."""
+    figure = ax.figure
+    draw = getattr(figure, "draw_without_rendering", None)
+    if draw is not None:
+        draw()  # final axes position and limits (constrained layout, autoscaling)
+    renderer = _renderer(figure)
+    if renderer is None:  # cannot measure text: label everything as before
+        for (px, py), text in zip(coords, labels):
+            ax.annotate(text, (px, py), xytext=(3, 2), textcoords="offset points", fontsize=8)
+        return []
+    points = ax.transData.transform(coords)  # (rows, 2) in display pixels
+    radius = 3.0 * figure.dpi / 72.0  # a marker of size 18 points^2 is about 4 points wide
+    placed: list[object] = []
+    hidden: list[str] = []
+    for index, ((px, py), text) in enumerate(zip(coords, labels)):
+        for offset, ha, va in _LABEL_PLACES:
+            note = ax.annotate(text, (px, py), xytext=offset, textcoords="offset points", fontsize=8,
+                               ha=ha, va=va)
+            box = note.get_window_extent(renderer).padded(1.0)
+            others = np.delete(points, index, axis=0)
+            covers_point = bool(
+                np.any(
+                    (others[:, 0] > box.x0 - radius) & (others[:, 0] < box.x1 + radius)
+                    & (others[:, 1] > box.y0 - radius) & (others[:, 1] < box.y1 + radius)
+                )
+            )
+            if not covers_point and not any(box.overlaps(b) for b in placed):
+                placed.append(box)
+                break
+            note.remove()
+        else:
+            hidden.append(text)
+    return hidden
 
 
 def plot_position_encodings(matrix: object, ax: Axes | None = None, title: str | None = None) -> Axes:
