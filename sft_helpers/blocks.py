@@ -260,7 +260,10 @@ def copy_bert_layer(layer: nn.Module, layer_class: type[nn.Module] | None = None
     ffn = getattr(ours, "ffn", None)
     if isinstance(ffn, FeedForward):
         ffn.activation, ffn.activation_name = reference.ffn.activation, reference.ffn.activation_name
-    for mine, theirs in ((getattr(ours, "norm1", None), reference.norm1), (getattr(ours, "norm2", None), reference.norm2)):
+    for mine, theirs in (
+        (getattr(ours, "norm1", None), reference.norm1),
+        (getattr(ours, "norm2", None), reference.norm2),
+    ):
         if isinstance(mine, nn.LayerNorm):
             mine.eps = theirs.eps
     weight = reference.norm1.weight

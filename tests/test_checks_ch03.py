@@ -164,8 +164,14 @@ def test_the_learner_layer_feeds_the_six_layer_reproduction():
     from transformers import BertConfig, BertModel
 
     torch.manual_seed(0)
-    config = BertConfig(vocab_size=50, hidden_size=16, num_hidden_layers=2, num_attention_heads=4,
-                        intermediate_size=64, max_position_embeddings=16)
+    config = BertConfig(
+        vocab_size=50,
+        hidden_size=16,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=64,
+        max_position_embeddings=16,
+    )
     model = BertModel(config, add_pooling_layer=False).eval()
     ids = torch.randint(1, 50, (2, 7))
     am = torch.tensor([[1] * 7, [1] * 4 + [0] * 3])

@@ -167,7 +167,13 @@ def check_feed_forward(fn: Callable[..., Any]) -> Any:
 # The post-LN encoder layer (BERT's block)
 # ----------------------------------------------------------------------------------------------
 def _random_reference_layer(
-    gen: torch.Generator, d_model: int, n_heads: int, d_ff: int, dropout: float, eps: float, dtype: torch.dtype
+    gen: torch.Generator,
+    d_model: int,
+    n_heads: int,
+    d_ff: int,
+    dropout: float,
+    eps: float,
+    dtype: torch.dtype,
 ) -> blocks.EncoderLayer:
     """A post-LN ``EncoderLayer`` with fresh weights; the two LayerNorms get different scales and shifts."""
     ref = blocks.EncoderLayer(d_model, n_heads, d_ff, dropout=dropout, norm_first=False, layer_norm_eps=eps)
@@ -247,11 +253,20 @@ def _hf_bert_layer(gen: torch.Generator, d_model: int, n_heads: int, d_ff: int) 
     return layer
 
 
-def _build_learner_layer(layer_class: Any, ref: blocks.EncoderLayer, d_model: int, n_heads: int, d_ff: int,
-                         dropout: float, eps: float) -> nn.Module:
+def _build_learner_layer(
+    layer_class: Any,
+    ref: blocks.EncoderLayer,
+    d_model: int,
+    n_heads: int,
+    d_ff: int,
+    dropout: float,
+    eps: float,
+) -> nn.Module:
     layer = call_learner(layer_class, d_model, n_heads, d_ff, dropout=dropout, layer_norm_eps=eps)
     fail_if(
-        None if isinstance(layer, nn.Module) else f"{layer_class!r}(...) built {type(layer).__name__}, not an nn.Module",
+        None
+        if isinstance(layer, nn.Module)
+        else f"{layer_class!r}(...) built {type(layer).__name__}, not an nn.Module",
         "pass the class itself (a subclass of nn.Module), e.g. check_encoder_layer(MyEncoderLayer)",
     )
     try:
@@ -304,7 +319,8 @@ def check_encoder_layer(layer_class: Any) -> Any:
             with torch.no_grad():
                 mistakes = _encoder_layer_mistakes(ref, x, mask)
                 variants = {
-                    advice: (lambda f=f: f()[real] if mask is not None else f()) for advice, f in mistakes.items()
+                    advice: (lambda f=f, masked=mask is not None: f()[real] if masked else f())
+                    for advice, f in mistakes.items()
                 }
                 hint = diagnose(got_cmp, variants) if isinstance(got_cmp, torch.Tensor) else ""
             raise CheckFailed(
@@ -337,13 +353,17 @@ def check_encoder_layer(layer_class: Any) -> Any:
             else "dropout belongs on each sub-layer's output (dropout1 after attention, dropout2 after the "
             "FFN), before the residual sum and the LayerNorm, and nowhere else"
         )
-        raise CheckFailed(f"with dropout=0.3 in training mode (same random seed as the reference): {message}", hint)
+        raise CheckFailed(
+            f"with dropout=0.3 in training mode (same random seed as the reference): {message}", hint
+        )
 
     # a real BERT layer from transformers, its weights copied in
     hf = _hf_bert_layer(gen, d_model, n_heads, d_ff)
     if hf is not None:
         ours = blocks.EncoderLayer.from_hf_bert_layer(hf).eval()
-        layer = _build_learner_layer(layer_class, ours, d_model, n_heads, d_ff, 0.0, hf.output.LayerNorm.eps).eval()
+        layer = _build_learner_layer(
+            layer_class, ours, d_model, n_heads, d_ff, 0.0, hf.output.LayerNorm.eps
+        ).eval()
         x = torch.randn(3, 6, d_model, generator=gen)
         additive = (1.0 - am[:, None, None, :].float()) * torch.finfo(torch.float32).min  # (3, 1, 1, 6)
         with torch.no_grad():

@@ -145,8 +145,16 @@ def plot_embeddings_2d(
             ax.annotate(text, (px, py), xytext=(3, 2), textcoords="offset points", fontsize=8)
     ax.hidden_labels = hidden  # type: ignore[attr-defined]
     if hidden:
-        ax.text(0.99, 0.01, f"{len(hidden)} overlapping labels left out", transform=ax.transAxes,
-                ha="right", va="bottom", fontsize=7, color="0.4")
+        ax.text(
+            0.99,
+            0.01,
+            f"{len(hidden)} overlapping labels left out",
+            transform=ax.transAxes,
+            ha="right",
+            va="bottom",
+            fontsize=7,
+            color="0.4",
+        )
     return ax
 
 
@@ -188,14 +196,17 @@ def _place_labels(ax: Axes, coords: np.ndarray, labels: Sequence[str]) -> list[s
     hidden: list[str] = []
     for index, ((px, py), text) in enumerate(zip(coords, labels)):
         for offset, ha, va in _LABEL_PLACES:
-            note = ax.annotate(text, (px, py), xytext=offset, textcoords="offset points", fontsize=8,
-                               ha=ha, va=va)
+            note = ax.annotate(
+                text, (px, py), xytext=offset, textcoords="offset points", fontsize=8, ha=ha, va=va
+            )
             box = note.get_window_extent(renderer).padded(1.0)
             others = np.delete(points, index, axis=0)
             covers_point = bool(
                 np.any(
-                    (others[:, 0] > box.x0 - radius) & (others[:, 0] < box.x1 + radius)
-                    & (others[:, 1] > box.y0 - radius) & (others[:, 1] < box.y1 + radius)
+                    (others[:, 0] > box.x0 - radius)
+                    & (others[:, 0] < box.x1 + radius)
+                    & (others[:, 1] > box.y0 - radius)
+                    & (others[:, 1] < box.y1 + radius)
                 )
             )
             if not covers_point and not any(box.overlaps(b) for b in placed):
