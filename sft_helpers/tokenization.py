@@ -10,7 +10,7 @@ Label ``-100`` is PyTorch's ``ignore_index``: those positions add nothing to the
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
 IGNORE_INDEX = -100
@@ -200,6 +200,7 @@ def tokenize_and_align(
     label_names: Sequence[str] | None = None,
     tokens_column: str = "tokens",
     tags_column: str = "ner_tags",
+    align: Callable[..., Sequence[int]] | None = None,
 ) -> Any:
     """Tokenize pre-split words (``is_split_into_words=True``) and align their labels.
 
@@ -210,7 +211,13 @@ def tokenize_and_align(
 
     Sequences longer than ``max_length`` tokens (default: the tokenizer's limit) are cut; the
     words past the cut lose their labels. No padding here: the collator pads each batch.
+
+    ``align`` replaces ``align_labels`` (e.g. a learner's own version, chapter 5's exercise): it
+    is called as ``align(word_ids, word_labels, label_all_subwords, b_to_i)`` for each sentence
+    and must return one label per token.
     """
+    if align is not None and not callable(align):
+        raise TypeError(f"align must be a function like align_labels, got {type(align).__name__}.")
     if not _is_fast(tokenizer):
         raise TypeError(
             "tokenizer must be a fast (Rust) tokenizer: label alignment needs encoding.word_ids(). "
@@ -239,6 +246,7 @@ def tokenize_and_align(
                 "label_names": list(label_names) if label_names is not None else None,
                 "tokens_column": tokens_column,
                 "tags_column": tags_column,
+                "align": align,
             },
             desc="tokenize and align labels",
         )
@@ -273,10 +281,26 @@ def tokenize_and_align(
         truncation=True,
         max_length=max_length if max_length is not None else getattr(tokenizer, "model_max_length", 512),
     )
-    encoded["labels"] = [
-        align_labels(encoded.word_ids(row), tags[row], label_all_subwords, b_to_i, num_labels=num_labels)
-        for row in range(len(words))
-    ]
+    if align is None:
+        encoded["labels"] = [
+            align_labels(encoded.word_ids(row), tags[row], label_all_subwords, b_to_i, num_labels=num_labels)
+            for row in range(len(words))
+        ]
+    else:
+        if label_all_subwords and b_to_i is None:
+            raise ValueError(
+                "label_all_subwords=True with a custom align needs label_names=[...] (to build b_to_i)."
+            )
+        encoded["labels"] = []
+        for row in range(len(words)):
+            word_ids = encoded.word_ids(row)
+            labels = [int(x) for x in align(list(word_ids), list(tags[row]), label_all_subwords, b_to_i)]
+            if len(labels) != len(word_ids):
+                raise ValueError(
+                    f"row {row}: align returned {len(labels)} labels for {len(word_ids)} tokens; it must "
+                    "return one label per token."
+                )
+            encoded["labels"].append(labels)
     return dict(encoded)
 
 

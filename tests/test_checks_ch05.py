@@ -147,3 +147,23 @@ def test_wrong_versions_fail_with_advice(check, fn, advice):
 def test_library_functions_are_refused():
     assert not checks.check_align_labels(align_labels).passed
     assert not checks.check_decode_iob2(decode_iob2).passed
+
+
+def test_the_alignment_feeds_the_chapter_only_once_it_passes(capsys):
+    """Chapter 5 tokenizes its data with the learner's align_labels when its check passed, else the reference."""
+    from sft_helpers import tokenization
+
+    good = checks.check_align_labels(good_align)
+    assert checks.learner_or_reference(good, good_align, tokenization.align_labels) is good_align
+    stub = checks.check_align_labels(align_stub)
+    assert not stub.passed
+    assert (
+        checks.learner_or_reference(stub, align_stub, tokenization.align_labels) is tokenization.align_labels
+    )
+    assert "has not passed its check yet" in capsys.readouterr().out
+
+
+def test_the_align_hint_names_the_idea_not_the_code():
+    result = checks.check_align_labels(lambda word_ids, labels, every=False, b_to_i=None: [0] * len(word_ids))
+    assert not result.passed
+    assert "b_to_i.get" not in result.hint and "->" not in result.hint

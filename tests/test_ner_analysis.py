@@ -110,3 +110,78 @@ def test_entities_html_escapes_and_marks():
     assert "Ana<sup" in page and "PER 0.90" in page and "&amp;" in page
     with pytest.raises(ValueError, match="one tag per word"):
         entities_html(["a"], [])
+
+
+# ------------------------------------------------------------------ tokenize_and_align(align=...)
+# Chapter 5 tokenizes its data with the learner's own alignment (exercise 1); these tests cover
+# the additive ``align`` keyword of sft_helpers.tokenization.tokenize_and_align.
+NER_LABELS = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"]
+
+
+@pytest.fixture(scope="module")
+def bert_tokenizer():
+    from transformers import AutoTokenizer
+
+    from sft_helpers.models import bundled_encoder_path
+
+    return AutoTokenizer.from_pretrained(str(bundled_encoder_path()), local_files_only=True)
+
+
+def _learner_style_align(word_ids, word_labels, label_all_subwords=False, b_to_i=None):
+    out, previous = [], None
+    for wid in word_ids:
+        if wid is None:
+            out.append(-100)
+        elif wid != previous:
+            out.append(word_labels[wid])
+        elif label_all_subwords:
+            out.append(b_to_i.get(word_labels[wid], word_labels[wid]))
+        else:
+            out.append(-100)
+        previous = wid
+    return out
+
+
+@pytest.mark.parametrize("every", [False, True])
+def test_tokenize_and_align_with_a_custom_align_matches_the_default(bert_tokenizer, every):
+    import datasets
+
+    from sft_helpers.tokenization import tokenize_and_align
+
+    features = datasets.Features(
+        {
+            "tokens": datasets.Sequence(datasets.Value("string")),
+            "ner_tags": datasets.Sequence(datasets.ClassLabel(names=NER_LABELS)),
+        }
+    )
+    rows = datasets.Dataset.from_dict(
+        {
+            "tokens": [["Ingrid", "Lindqvist", "joined", "Halcyon"], ["Tampere", "Rovers", "won", "."]],
+            "ner_tags": [[1, 2, 0, 3], [3, 4, 0, 0]],
+        },
+        features=features,
+    )
+    calls = []
+
+    def spy(word_ids, word_labels, label_all_subwords=False, b_to_i=None):
+        calls.append(label_all_subwords)
+        return _learner_style_align(word_ids, word_labels, label_all_subwords, b_to_i)
+
+    mine = tokenize_and_align(rows, bert_tokenizer, every, align=spy)
+    reference = tokenize_and_align(rows, bert_tokenizer, every)
+    assert mine["labels"] == reference["labels"]
+    assert calls and set(calls) == {every}  # the custom function did the work, with the strategy asked for
+
+
+def test_tokenize_and_align_rejects_a_wrong_custom_align(bert_tokenizer):
+    from sft_helpers.tokenization import tokenize_and_align
+
+    batch = {"tokens": [["Ingrid", "Lindqvist"]], "ner_tags": [[1, 2]]}
+    with pytest.raises(ValueError, match="one label per token"):
+        tokenize_and_align(batch, bert_tokenizer, align=lambda w, labels, every, b_to_i: labels)
+    with pytest.raises(TypeError, match="align must be a function"):
+        tokenize_and_align(batch, bert_tokenizer, align="first")
+    with pytest.raises(ValueError, match="label_names"):
+        tokenize_and_align(batch, bert_tokenizer, True, align=_learner_style_align)
+    out = tokenize_and_align(batch, bert_tokenizer, True, label_names=NER_LABELS, align=_learner_style_align)
+    assert out["labels"][0][0] == -100 and out["labels"][0][-1] == -100

@@ -95,8 +95,8 @@ def check_align_labels(fn: Any) -> Any:
                 fail_if(
                     f"{message} {where}; expected {expected}, got {list(got)}",
                     advice
-                    or "walk through word_ids: None -> -100; a new word id -> its label; a repeat -> "
-                    "-100 (or the I- label when label_all_subwords=True)",
+                    or "compare each token's word with the previous token's word: that is what tells a "
+                    "word's first piece from its continuations; special tokens belong to no word",
                 )
     return passed(
         f"both strategies match the reference on {len(cases)} sentences with split words "
@@ -324,7 +324,7 @@ def check_entity_f1(fn: Any) -> Any:
             fail_if(
                 f"{message} for true={true}, pred={pred}",
                 advice
-                or "decode entities per sentence as (sentence index, type, start, end); precision = "
-                "matches / predicted, recall = matches / true, F1 = 2PR/(P+R), 0.0 when nothing matches",
+                or "an entity is identified by its sentence, type, start and end; precision and recall "
+                "count whole entities, and F1 is 0.0 when nothing matches",
             )
     return passed(f"your entity F1 equals seqeval's on {len(fixed) + len(randoms)} sets of sentences")
