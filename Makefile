@@ -4,7 +4,7 @@ PYTHON ?= python3
 SUBMISSIONS ?= submissions
 GRADES ?= grades.csv
 
-.PHONY: setup course notebooks test lab doctor exercises grade bench
+.PHONY: setup course notebooks test lab doctor exercises grade bench site site-test
 
 setup:      ## create .venv, install the pinned packages, register the Jupyter kernel
 	$(PYTHON) -m sft_helpers setup
@@ -32,3 +32,9 @@ grade:      ## grade submissions: make grade SUBMISSIONS=folder GRADES=grades.cs
 
 bench:      ## run the benchmark scripts (they need ../shared/benchmarks for real data)
 	$(PYTHON) -m sft_helpers bench
+
+site:       ## build the course website into build/site/ from the committed notebooks (nothing re-executed)
+	$(PYTHON) -m sft_helpers site build
+
+site-test:  ## install chromium if missing, build the site, check it in headless Chromium (screenshots in build/site-test/)
+	$(PYTHON) -m sft_helpers site test

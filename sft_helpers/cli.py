@@ -62,6 +62,10 @@ def _build_parser() -> argparse.ArgumentParser:
                        add_help=False)
     p.add_argument("train_args", nargs=argparse.REMAINDER, help="see `train --help`")
 
+    p = sub.add_parser("site", help="build the course website into build/site/ (`site test`: browser test)",
+                       add_help=False)
+    p.add_argument("site_args", nargs=argparse.REMAINDER, help="build (default), test, serve, colab-cell")
+
     p = sub.add_parser("bench", help="run benchmark scripts in bench/ (JSON lines)")
     p.add_argument("names", nargs="*", help="only these scripts (e.g. attention)")
     p.add_argument("--quick", action="store_true", help="pass --quick to each script")
@@ -122,6 +126,12 @@ def _grade(args: list[str]) -> int:
     return grading.main(args)
 
 
+def _site(args: list[str]) -> int:
+    from sft_helpers import site
+
+    return site.main(args)
+
+
 def _run_tests(pytest_args: list[str]) -> int:
     root = str(setup_env.REPO_ROOT)
     print("+ ruff check .", flush=True)
@@ -136,7 +146,7 @@ def _run_tests(pytest_args: list[str]) -> int:
     return subprocess.call(cmd, cwd=root)
 
 
-_PASSTHROUGH = {"test": _run_tests, "train": _train, "exercises": _exercises, "grade": _grade}
+_PASSTHROUGH = {"test": _run_tests, "train": _train, "exercises": _exercises, "grade": _grade, "site": _site}
 
 if __name__ == "__main__":
     raise SystemExit(main())
