@@ -31,15 +31,18 @@ SENTIMENT_LABELS = ("negative", "mixed", "positive")
 REDACT_PLACEHOLDER = "[PER]"
 
 ENTITY_PROMPT = (
-    'List the named entities in this text as JSON with the keys "PER" (people), "ORG" (organisations), '
-    '"LOC" (places) and "MISC" (other names). Each key maps to a list of the exact strings.\n\nText: {text}'
+    'List the people (PER), organisations (ORG), places (LOC) and other names (MISC) in this text '
+    "as JSON, each key mapping to a list of the exact strings.\n\nText: {text}"
 )
 SENTIMENT_PROMPT = "Is this review negative, mixed or positive? Answer with one word.\n\nReview: {text}"
 REDACT_PROMPT = (
-    f"Rewrite this text with each person's name replaced by {REDACT_PLACEHOLDER}. "
-    "Keep every other word as it is.\n\nText: {text}"
+    f"Copy this text, but replace the name of every person with {REDACT_PLACEHOLDER}. "
+    "Keep places, organisations and all other words unchanged.\n\nText: {text}"
 )
-
+# Share of redaction training pairs whose sentence names at least one person (the rest teach the
+# model to leave a text without people unchanged). Held-out redaction prompts always name people,
+# so the leak rate is measured on every one of them.
+REDACT_PEOPLE_SHARE = 0.8
 
 # ----------------------------------------------------------------------------- building examples
 def sentence_text(tokens: Sequence[str]) -> str:
@@ -126,12 +129,17 @@ def build_instruction_dataset(
     n_test: int | Mapping[str, int] = 30,
     seed: int = 0,
     tasks: Sequence[str] = TASKS,
+    redact_people_share: float = REDACT_PEOPLE_SHARE,
 ) -> Any:
     """A ``DatasetDict`` with ``train`` and ``test`` instruction examples (``n_*`` per task, or a dict).
 
     Columns: ``task``, ``prompt``, ``response``, ``text``, ``people``, ``source_split`` and ``source_index``
     (the row of the bundled data set it came from, to reach its gold tags). Train rows come from
     the bundled train splits, test rows from the test splits; the same ``seed`` gives the same rows.
+
+    Redaction pairs are drawn apart: ``redact_people_share`` of the training pairs (rounded) come
+    from sentences that name at least one person, the rest from sentences without people; every
+    test pair names at least one person, so its leak rate counts every prompt.
     """
     from datasets import Dataset, DatasetDict
 
@@ -140,6 +148,8 @@ def build_instruction_dataset(
     unknown = [t for t in tasks if t not in TASKS]
     if unknown or not tasks:
         raise ValueError(f"tasks must be a non-empty subset of {TASKS}, got {list(tasks)!r}.")
+    if not 0.0 <= redact_people_share <= 1.0:
+        raise ValueError(f"redact_people_share must be in [0, 1], got {redact_people_share!r}.")
     ner, reviews = load_ner(), load_classification()
     tag_names = ner["train"].features["ner_tags"].feature.names
     label_names = reviews["train"].features["label"].names
@@ -154,7 +164,11 @@ def build_instruction_dataset(
                 raise ValueError(
                     f"asked for {want} {task} examples but the {split} split has {len(source)} rows."
                 )
-            chosen = random.Random(f"{seed}-{split}-{task_number}").sample(range(len(source)), want)
+            rng = random.Random(f"{seed}-{split}-{task_number}")
+            if task == "redact":
+                chosen = _redact_indices(source, tag_names, want, split, redact_people_share, rng)
+            else:
+                chosen = rng.sample(range(len(source)), want)
             for index in chosen:
                 row = source[index]
                 if task == "sentiment":
@@ -166,6 +180,24 @@ def build_instruction_dataset(
         random.Random(f"{seed}-{split}-order").shuffle(rows)
         out[split] = Dataset.from_list(rows)
     return DatasetDict(out)
+
+
+def _redact_indices(
+    source: Any, tag_names: Sequence[str], want: int, split: str, people_share: float, rng: random.Random
+) -> list[int]:
+    """Rows for redaction pairs: ``people_share`` of them (all in the test split) name a person."""
+    person = tag_names.index("B-PER")
+    with_people = [i for i, tags in enumerate(source["ner_tags"]) if person in tags]
+    without = [i for i, tags in enumerate(source["ner_tags"]) if person not in tags]
+    n_people = want if split == "test" else round(want * people_share)
+    for pool, n, what in ((with_people, n_people, "name a person"), (without, want - n_people, "name nobody")):
+        if n > len(pool):
+            raise ValueError(
+                f"asked for {n} redact examples whose sentence {what} but the {split} split has {len(pool)}."
+            )
+    chosen = rng.sample(with_people, n_people) + rng.sample(without, want - n_people)
+    rng.shuffle(chosen)
+    return chosen
 
 
 # ----------------------------------------------------------------------------- tokenization and masking
@@ -240,10 +272,32 @@ def tokenize_instructions(dataset: Any, tokenizer: Any, max_length: int | None =
     )
 
 
-class InstructionCollator:
-    """Pads a list of encoded examples on the right: pad id in ``input_ids``, 0 in the mask, -100 in labels."""
+def _prompt_length(example: Mapping[str, Any], index: int) -> int:
+    """An encoded example's prompt length: its ``prompt_length``, or, when a training loop kept only
+    the model's columns, the number of leading -100 labels :func:`encode_example` wrote."""
+    if "prompt_length" in example:
+        return int(example["prompt_length"])
+    if "labels" in example:
+        labels = list(example["labels"])
+        return next((i for i, label in enumerate(labels) if label != IGNORE_INDEX), len(labels))
+    raise ValueError(
+        f"mask_fn needs each example's prompt_length or its encoded labels (example {index} has neither); "
+        "encode the pairs with encode_example or tokenize_instructions."
+    )
 
-    def __init__(self, tokenizer: Any, pad_to_multiple_of: int | None = None) -> None:
+
+class InstructionCollator:
+    """Pads a list of encoded examples on the right: pad id in ``input_ids``, 0 in the mask, -100 in labels.
+
+    With ``mask_fn`` (a function like :func:`mask_prompt_labels`: ``(input_ids, prompt_lengths,
+    attention_mask) -> labels`` on the padded batch) the labels are built by it from each example's
+    ``prompt_length`` (or, where a training loop dropped that column, from the leading -100
+    labels of the encoded example) instead of being read from the examples.
+    """
+
+    def __init__(
+        self, tokenizer: Any, pad_to_multiple_of: int | None = None, mask_fn: Any = None
+    ) -> None:
         pad = getattr(tokenizer, "pad_token_id", None)
         if pad is None:
             pad = getattr(tokenizer, "eos_token_id", None)
@@ -251,6 +305,7 @@ class InstructionCollator:
             raise ValueError("tokenizer has neither a pad_token_id nor an eos_token_id to pad with.")
         self.pad_id = int(pad)
         self.pad_to_multiple_of = pad_to_multiple_of
+        self.mask_fn = mask_fn
 
     def __call__(self, examples: Sequence[Mapping[str, Any]]) -> dict[str, torch.Tensor]:
         if not examples:
@@ -265,7 +320,12 @@ class InstructionCollator:
             batch["input_ids"].append(list(e["input_ids"]) + [self.pad_id] * (length - n))
             batch["attention_mask"].append([1] * n + [0] * (length - n))
             batch["labels"].append(list(labels) + [IGNORE_INDEX] * (length - n))
-        return {k: torch.tensor(v, dtype=torch.long) for k, v in batch.items()}
+        out = {k: torch.tensor(v, dtype=torch.long) for k, v in batch.items()}
+        if self.mask_fn is not None:
+            lengths = torch.tensor([_prompt_length(e, i) for i, e in enumerate(examples)], dtype=torch.long)
+            labels = self.mask_fn(out["input_ids"].clone(), lengths, out["attention_mask"].clone())
+            out["labels"] = torch.as_tensor(labels).long()
+        return out
 
 
 # ----------------------------------------------------------------------------- scoring answers
@@ -320,6 +380,20 @@ def _normalise_word(answer: str) -> str:
     return answer.strip().strip(".!").strip().lower()
 
 
+def _words(text: str) -> list[str]:
+    return [w.strip(".,;:!?\"'()[]") for w in text.split()]
+
+
+def name_leaked(person: str, answer: str, gold: str = "") -> bool:
+    """Whether a redaction ``answer`` still gives away ``person``: the whole name, or any word of it
+    that the ``gold`` redaction does not itself contain ("[PER] Becker" leaks "Carlos Becker")."""
+    if person in answer:
+        return True
+    kept = set(_words(gold))
+    answer_words = set(_words(answer))
+    return any(w in answer_words for w in _words(person) if w and w not in kept)
+
+
 def score_answers(rows: Sequence[Mapping[str, Any]], answers: Sequence[str]) -> dict[str, dict[str, float]]:
     """Scores per task of generated ``answers`` against the rows' gold ``response``.
 
@@ -327,7 +401,8 @@ def score_answers(rows: Sequence[Mapping[str, Any]], answers: Sequence[str]) -> 
       ``precision``/``recall``/``f1`` over ``(type, text)`` pairs (a hallucinated name is a false positive);
     * sentiment: ``exact`` (the one word, case and final full stop ignored) and ``accuracy`` (the
       first label word the answer names, for chatty answers such as "This review is mixed.");
-    * redact: ``exact`` (same text) and ``leaked`` (fraction of gold person names still present).
+    * redact: ``exact`` (same text) and ``leaked`` (fraction of gold person names still present,
+      wholly or in part: see :func:`name_leaked`).
     """
     if len(rows) != len(answers):
         raise ValueError(f"rows has {len(rows)} examples but answers has {len(answers)}; they must match.")
@@ -360,7 +435,7 @@ def score_answers(rows: Sequence[Mapping[str, Any]], answers: Sequence[str]) -> 
             names = leaked = 0
             for row, answer in pairs:
                 names += len(row["people"])
-                leaked += sum(1 for person in row["people"] if person in answer)
+                leaked += sum(name_leaked(person, answer, row["response"]) for person in row["people"])
             scores[task] = {"n": n, "exact": exact / n, "leaked": leaked / names if names else 0.0}
         else:
             raise ValueError(f"row task {task!r} is not one of {TASKS}.")
@@ -402,3 +477,61 @@ def generate_answers(
         for i, answer in zip(chosen, out, strict=True):
             answers[i] = answer
     return answers, seconds
+
+
+def bootstrap_scores(
+    rows: Sequence[Mapping[str, Any]],
+    answers_before: Sequence[str],
+    answers_after: Sequence[str],
+    n_resamples: int = 1000,
+    seed: int = 0,
+    level: float = 0.95,
+) -> dict[str, dict[str, dict[str, float]]]:
+    """Scores before and after training with a paired bootstrap over the held-out prompts.
+
+    For each task, the prompts of that task are resampled with replacement ``n_resamples`` times;
+    each resample scores both answer lists on the same prompts. Returns, per task and score,
+    ``before``, ``after`` and ``change`` (after - before) with ``*_low``/``*_high``: the central
+    ``level`` interval of the resampled values, plus ``n`` (the number of prompts). A change whose
+    interval excludes 0 is unlikely to be an accident of which prompts were held out; it says
+    nothing about other seeds of the training run.
+    """
+    if not len(rows) == len(answers_before) == len(answers_after):
+        raise ValueError("rows, answers_before and answers_after must have the same length.")
+    if not isinstance(n_resamples, int) or n_resamples < 1:
+        raise ValueError(f"n_resamples must be a positive int, got {n_resamples!r}.")
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"level must be in (0, 1), got {level!r}.")
+    rng = random.Random(seed)
+    before, after = score_answers(rows, answers_before), score_answers(rows, answers_after)
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for task in before:
+        chosen = [i for i, row in enumerate(rows) if row["task"] == task]
+        samples: dict[str, dict[str, list[float]]] = {}
+        for _ in range(n_resamples):
+            pick = [chosen[rng.randrange(len(chosen))] for _ in chosen]
+            picked_rows = [rows[i] for i in pick]
+            b = score_answers(picked_rows, [answers_before[i] for i in pick])[task]
+            a = score_answers(picked_rows, [answers_after[i] for i in pick])[task]
+            for key in b:
+                if key == "n":
+                    continue
+                entry = samples.setdefault(key, {"before": [], "after": [], "change": []})
+                entry["before"].append(b[key])
+                entry["after"].append(a[key])
+                entry["change"].append(a[key] - b[key])
+        out[task] = {}
+        for key, entry in samples.items():
+            summary = {
+                "n": len(chosen),
+                "before": before[task][key],
+                "after": after[task][key],
+                "change": after[task][key] - before[task][key],
+            }
+            for name, values in entry.items():
+                values.sort()
+                low = values[int((1 - level) / 2 * (len(values) - 1))]
+                high = values[int(round((1 + level) / 2 * (len(values) - 1)))]
+                summary[f"{name}_low"], summary[f"{name}_high"] = low, high
+            out[task][key] = summary
+    return out

@@ -136,3 +136,13 @@ def test_lora_count_accepts_correct_and_rejects_wrong_versions():
         assert not result.passed
         assert advice in result.hint, result
     assert not ch07.check_lora_parameter_count(lambda shapes, rank: None).passed
+
+
+def test_exported_references_are_right_and_cannot_be_handed_in():
+    shapes = [(576, 576), (192, 576), (1536, 576)]
+    assert ch07.reference_lora_parameter_count(shapes, 8) == ch07.lora_count_with_peft(shapes, 8)
+    assert not ch07.check_lora_parameter_count(ch07.reference_lora_parameter_count).passed
+    assert not ch07.check_response_loss(ch07.reference_response_loss).passed
+    with allow_reference():
+        assert ch07.check_lora_parameter_count(ch07.reference_lora_parameter_count).passed
+        assert ch07.check_response_loss(ch07.reference_response_loss).passed

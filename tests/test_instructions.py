@@ -112,6 +112,24 @@ def test_dataset_argument_errors():
         instructions.build_instruction_dataset(n_train=1, n_test=10**6)
 
 
+def test_redaction_pairs_name_people_in_the_asked_share():
+    pairs = instructions.build_instruction_dataset(
+        {"redact": 20}, {"redact": 10}, seed=0, tasks=["redact"], redact_people_share=0.75
+    )
+    train, test = pairs["train"].to_list(), pairs["test"].to_list()
+    assert sum(bool(r["people"]) for r in train) == 15  # round(0.75 * 20)
+    assert all(r["people"] for r in test)  # every held-out redaction prompt names someone
+    for row in train + test:
+        assert (row["response"] != row["text"]) == bool(row["people"])
+        assert all(person not in row["response"] for person in row["people"])
+    everyone = instructions.build_instruction_dataset({"redact": 8}, 1, tasks=["redact"], redact_people_share=1.0)
+    assert all(r["people"] for r in everyone["train"])
+    with pytest.raises(ValueError, match="redact_people_share"):
+        instructions.build_instruction_dataset(tasks=["redact"], redact_people_share=1.5)
+    with pytest.raises(ValueError, match="name a person"):
+        instructions.build_instruction_dataset({"redact": 1}, {"redact": 400}, tasks=["redact"])
+
+
 # ----------------------------------------------------------------------------- tokenization and masking
 def test_encode_masks_exactly_the_prompt(tokenizer):
     enc = instructions.encode_example(tokenizer, "Say yes.", "yes")
@@ -143,6 +161,23 @@ def test_collator_pads_right_and_agrees_with_mask_prompt_labels(tokenizer, pairs
     assert tokenizer.pad_token_id == eos
     for i, n in enumerate(lengths):
         assert batch["labels"][i, n - 2] == eos  # ... <|im_end|> \n
+    # a mask function builds the same labels from the padded batch (the chapter's exercise plugs in here)
+    seen = []
+
+    def recording_mask(input_ids, prompt_lengths, attention_mask):
+        seen.append(prompt_lengths.tolist())
+        return instructions.mask_prompt_labels(input_ids, prompt_lengths, attention_mask)
+
+    masked = instructions.InstructionCollator(tokenizer, mask_fn=recording_mask)(rows)
+    assert torch.equal(masked["labels"], batch["labels"]) and seen == [prompt_lengths.tolist()]
+    nothing_masked = instructions.InstructionCollator(tokenizer, mask_fn=lambda ids, n, m: ids)(rows)
+    assert torch.equal(nothing_masked["labels"], batch["input_ids"])  # the labels really come from mask_fn
+    without_length = [{k: v for k, v in r.items() if k != "prompt_length"} for r in rows]  # as train() passes them
+    assert torch.equal(instructions.InstructionCollator(tokenizer, mask_fn=recording_mask)(without_length)["labels"],
+                       batch["labels"])
+    assert seen[-1] == prompt_lengths.tolist()
+    with pytest.raises(ValueError, match="prompt_length"):
+        instructions.InstructionCollator(tokenizer, mask_fn=recording_mask)([{"input_ids": [1, 2]}])
     padded = instructions.InstructionCollator(tokenizer, pad_to_multiple_of=16)(rows)
     assert padded["input_ids"].shape[1] % 16 == 0
     with pytest.raises(ValueError, match="empty"):
@@ -217,6 +252,37 @@ def test_sentiment_and_redact_scores():
     assert scores["sentiment"] == {"n": 1, "exact": 0.0, "accuracy": 1.0}
     assert scores["redact"] == {"n": 1, "exact": 0.0, "leaked": 0.5}
     assert instructions.first_label("Positive!") == "positive" and instructions.first_label("no idea") is None
+
+
+def test_a_name_leaks_wholly_or_in_part():
+    gold = "[PER] met the Becker Group ."
+    assert instructions.name_leaked("Carlos Becker", "Carlos Becker met the Becker Group .", gold)
+    assert instructions.name_leaked("Carlos Becker", "[PER] Carlos met the Becker Group .", gold)
+    # "Becker" is also part of the organisation the gold answer keeps: keeping it is no leak
+    assert not instructions.name_leaked("Carlos Becker", "[PER] met the Becker Group .", gold)
+    assert instructions.name_leaked("Ana Lopez", "[PER] Lopez said .", "[PER] said .")
+    assert not instructions.name_leaked("Ana Lopez", "I cannot help with that.", "[PER] said .")
+
+
+def test_bootstrap_intervals_bracket_the_scores_and_see_clear_changes():
+    rows = [{"task": "sentiment", "response": "positive", "people": []} for _ in range(12)]
+    before = ["negative"] * 12
+    after = ["positive"] * 10 + ["negative"] * 2
+    spread = instructions.bootstrap_scores(rows, before, after, n_resamples=300, seed=0)
+    acc = spread["sentiment"]["accuracy"]
+    assert acc["n"] == 12 and acc["before"] == 0.0 and acc["after"] == pytest.approx(10 / 12)
+    assert acc["after_low"] <= acc["after"] <= acc["after_high"]
+    assert 0 < acc["change_low"] <= acc["change"] <= acc["change_high"] <= 1  # a clear improvement
+    same = instructions.bootstrap_scores(rows, after, after, n_resamples=100)["sentiment"]["accuracy"]
+    assert same["change_low"] == same["change_high"] == 0.0
+    noisy = instructions.bootstrap_scores(rows[:4], ["positive", "negative"] * 2, ["negative", "positive"] * 2, 300)
+    assert noisy["sentiment"]["accuracy"]["change_low"] < 0 < noisy["sentiment"]["accuracy"]["change_high"]
+    again = instructions.bootstrap_scores(rows, before, after, n_resamples=300, seed=0)
+    assert again == spread  # seeded
+    with pytest.raises(ValueError, match="same length"):
+        instructions.bootstrap_scores(rows, before, after[:3])
+    with pytest.raises(ValueError, match="n_resamples"):
+        instructions.bootstrap_scores(rows, before, after, n_resamples=0)
 
 
 # ----------------------------------------------------------------------------- generation

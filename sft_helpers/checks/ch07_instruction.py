@@ -29,7 +29,14 @@ from sft_helpers.checks.core import (
 )
 from sft_helpers.instructions import IGNORE_INDEX, mask_prompt_labels
 
-__all__ = ["check_label_mask", "check_response_loss", "check_lora_parameter_count", "lora_count_with_peft"]
+__all__ = [
+    "check_label_mask",
+    "check_response_loss",
+    "check_lora_parameter_count",
+    "lora_count_with_peft",
+    "reference_lora_parameter_count",
+    "reference_response_loss",
+]
 
 PAD_ID = 2  # as in SmolLM2: the pad token is <|im_end|>, which also ends every response
 EOS_ID = 2
@@ -135,7 +142,7 @@ def _wrong_losses(logits: torch.Tensor, labels: torch.Tensor) -> dict[str, Any]:
     }
 
 
-@check("response-only next-token loss")
+@check("response-only next-token loss", references=[reference_response_loss])
 def check_response_loss(fn: Any) -> Any:
     """``fn(logits, labels) -> scalar``: the causal-LM loss over the non-(-100) labels."""
     gen = fresh_generator()
@@ -167,6 +174,12 @@ def check_response_loss(fn: Any) -> Any:
 # ----------------------------------------------------------------------------------------------
 # LoRA parameter count
 # ----------------------------------------------------------------------------------------------
+def reference_lora_parameter_count(shapes: Sequence[tuple[int, int]], rank: int) -> int:
+    """LoRA's trainable parameters on bias-free Linear weights of shapes (out, in): A is (rank, in),
+    B is (out, rank), so rank * (in + out) per layer (what peft creates; see the check)."""
+    return sum(rank * (d_in + d_out) for d_out, d_in in shapes)
+
+
 def lora_count_with_peft(shapes: Sequence[tuple[int, int]], rank: int) -> int:
     """What peft trains when LoRA of ``rank`` wraps bias-free Linear layers of weight shapes (out, in)."""
     from peft import LoraConfig, get_peft_model
@@ -186,7 +199,7 @@ def lora_count_with_peft(shapes: Sequence[tuple[int, int]], rank: int) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
-@check("LoRA trainable parameter count", timeout=30)
+@check("LoRA trainable parameter count", references=[reference_lora_parameter_count], timeout=30)
 def check_lora_parameter_count(fn: Any) -> Any:
     """``fn(shapes, rank) -> int``: trainable parameters of LoRA on Linear weights of shapes (out, in)."""
     rng = random.Random(fresh_seed())
