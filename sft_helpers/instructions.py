@@ -31,7 +31,7 @@ SENTIMENT_LABELS = ("negative", "mixed", "positive")
 REDACT_PLACEHOLDER = "[PER]"
 
 ENTITY_PROMPT = (
-    'List the people (PER), organisations (ORG), places (LOC) and other names (MISC) in this text '
+    "List the people (PER), organisations (ORG), places (LOC) and other names (MISC) in this text "
     "as JSON, each key mapping to a list of the exact strings.\n\nText: {text}"
 )
 SENTIMENT_PROMPT = "Is this review negative, mixed or positive? Answer with one word.\n\nReview: {text}"
@@ -43,6 +43,7 @@ REDACT_PROMPT = (
 # model to leave a text without people unchanged). Held-out redaction prompts always name people,
 # so the leak rate is measured on every one of them.
 REDACT_PEOPLE_SHARE = 0.8
+
 
 # ----------------------------------------------------------------------------- building examples
 def sentence_text(tokens: Sequence[str]) -> str:
@@ -190,7 +191,10 @@ def _redact_indices(
     with_people = [i for i, tags in enumerate(source["ner_tags"]) if person in tags]
     without = [i for i, tags in enumerate(source["ner_tags"]) if person not in tags]
     n_people = want if split == "test" else round(want * people_share)
-    for pool, n, what in ((with_people, n_people, "name a person"), (without, want - n_people, "name nobody")):
+    for pool, n, what in (
+        (with_people, n_people, "name a person"),
+        (without, want - n_people, "name nobody"),
+    ):
         if n > len(pool):
             raise ValueError(
                 f"asked for {n} redact examples whose sentence {what} but the {split} split has {len(pool)}."
@@ -295,9 +299,7 @@ class InstructionCollator:
     labels of the encoded example) instead of being read from the examples.
     """
 
-    def __init__(
-        self, tokenizer: Any, pad_to_multiple_of: int | None = None, mask_fn: Any = None
-    ) -> None:
+    def __init__(self, tokenizer: Any, pad_to_multiple_of: int | None = None, mask_fn: Any = None) -> None:
         pad = getattr(tokenizer, "pad_token_id", None)
         if pad is None:
             pad = getattr(tokenizer, "eos_token_id", None)

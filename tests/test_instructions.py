@@ -122,7 +122,9 @@ def test_redaction_pairs_name_people_in_the_asked_share():
     for row in train + test:
         assert (row["response"] != row["text"]) == bool(row["people"])
         assert all(person not in row["response"] for person in row["people"])
-    everyone = instructions.build_instruction_dataset({"redact": 8}, 1, tasks=["redact"], redact_people_share=1.0)
+    everyone = instructions.build_instruction_dataset(
+        {"redact": 8}, 1, tasks=["redact"], redact_people_share=1.0
+    )
     assert all(r["people"] for r in everyone["train"])
     with pytest.raises(ValueError, match="redact_people_share"):
         instructions.build_instruction_dataset(tasks=["redact"], redact_people_share=1.5)
@@ -172,9 +174,13 @@ def test_collator_pads_right_and_agrees_with_mask_prompt_labels(tokenizer, pairs
     assert torch.equal(masked["labels"], batch["labels"]) and seen == [prompt_lengths.tolist()]
     nothing_masked = instructions.InstructionCollator(tokenizer, mask_fn=lambda ids, n, m: ids)(rows)
     assert torch.equal(nothing_masked["labels"], batch["input_ids"])  # the labels really come from mask_fn
-    without_length = [{k: v for k, v in r.items() if k != "prompt_length"} for r in rows]  # as train() passes them
-    assert torch.equal(instructions.InstructionCollator(tokenizer, mask_fn=recording_mask)(without_length)["labels"],
-                       batch["labels"])
+    without_length = [
+        {k: v for k, v in r.items() if k != "prompt_length"} for r in rows
+    ]  # as train() passes them
+    assert torch.equal(
+        instructions.InstructionCollator(tokenizer, mask_fn=recording_mask)(without_length)["labels"],
+        batch["labels"],
+    )
     assert seen[-1] == prompt_lengths.tolist()
     with pytest.raises(ValueError, match="prompt_length"):
         instructions.InstructionCollator(tokenizer, mask_fn=recording_mask)([{"input_ids": [1, 2]}])
@@ -275,7 +281,9 @@ def test_bootstrap_intervals_bracket_the_scores_and_see_clear_changes():
     assert 0 < acc["change_low"] <= acc["change"] <= acc["change_high"] <= 1  # a clear improvement
     same = instructions.bootstrap_scores(rows, after, after, n_resamples=100)["sentiment"]["accuracy"]
     assert same["change_low"] == same["change_high"] == 0.0
-    noisy = instructions.bootstrap_scores(rows[:4], ["positive", "negative"] * 2, ["negative", "positive"] * 2, 300)
+    noisy = instructions.bootstrap_scores(
+        rows[:4], ["positive", "negative"] * 2, ["negative", "positive"] * 2, 300
+    )
     assert noisy["sentiment"]["accuracy"]["change_low"] < 0 < noisy["sentiment"]["accuracy"]["change_high"]
     again = instructions.bootstrap_scores(rows, before, after, n_resamples=300, seed=0)
     assert again == spread  # seeded
