@@ -46,6 +46,7 @@ html_static_path = ["_static"]
 html_css_files = ["course.css"]
 html_favicon = "_static/favicon.svg"
 html_last_updated_fmt = None
+html_context = {"default_mode": "auto"}  # light or dark as the reader's system prefers (unset: a console error)
 html_theme_options = {
     "repository_url": repo.url,
     "repository_branch": repo.branch,

@@ -41,6 +41,8 @@ TEST_DIR = BUILD_DIR / "site-test"  # the browser test's summary and screenshots
 WARNINGS_FILE = BUILD_DIR / "site-warnings.txt"
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_INSTALL = "apt-get update && apt-get install -y chromium"
+# What the browser test installs from Debian: the browser, and a font for the glossary's Chinese.
+BROWSER_DEBS = ("chromium", "fonts-wqy-microhei")
 SITE_MODULES = ("sphinx", "myst_nb", "sphinx_book_theme", "playwright")
 # Pages written from the repository's Markdown files: site page -> source file.
 GLOSSARY_PAGE = "glossary"
@@ -327,18 +329,28 @@ def build(out_dir: Path = SITE_DIR, allow_unexecuted: bool = False, quiet: bool 
     return index
 
 
+def _missing_debs(names: tuple[str, ...]) -> list[str]:
+    """The Debian packages of ``names`` that dpkg does not know as installed."""
+    if not shutil.which("dpkg"):
+        return list(names)
+    return [n for n in names if subprocess.call(["dpkg", "-s", n], stdout=subprocess.DEVNULL,
+                                                 stderr=subprocess.DEVNULL) != 0]
+
+
 def ensure_chromium(path: Path = CHROMIUM) -> Path:
-    """Debian's chromium, installed with apt-get when missing and we are root (else a clear error)."""
-    if path.exists():
-        return path
-    if shutil.which("apt-get") and hasattr(os, "geteuid") and os.geteuid() == 0:
-        print(f"[site] {path} is missing; installing it: {CHROMIUM_INSTALL}", flush=True)
+    """Debian's chromium (and a CJK font for the glossary), installed with apt-get when missing.
+
+    apt-get runs only as root; elsewhere a missing chromium is an error naming the command.
+    """
+    missing = _missing_debs(BROWSER_DEBS) if shutil.which("apt-get") else []
+    if missing and hasattr(os, "geteuid") and os.geteuid() == 0:
+        print(f"[site] installing {' '.join(missing)} with apt-get (Debian's packages; no browser download)", flush=True)
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        for cmd in (["apt-get", "update", "-q"], ["apt-get", "install", "-y", "-q", "chromium"]):
+        for cmd in (["apt-get", "update", "-q"], ["apt-get", "install", "-y", "-q", *missing]):
             if subprocess.call(cmd, env=env) != 0:
                 break
-        if path.exists():
-            return path
+    if path.exists():
+        return path
     raise SiteError(f"the browser test needs Debian's chromium at {path}; install it with: sudo {CHROMIUM_INSTALL}")
 
 
@@ -347,6 +359,7 @@ def run_browser_test(pytest_args: list[str] | None = None) -> int:
     ensure_chromium()
     ensure_site_packages()
     build()
+    shutil.rmtree(TEST_DIR, ignore_errors=True)  # no summary or screenshot of an earlier run survives
     env = {**os.environ, "SFT_SITE_TEST": "1", "PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD": "1"}
     cmd = [sys.executable, "-m", "pytest", "-m", "site", "-p", "no:cacheprovider", "-q",
            "tests/test_site.py", *(pytest_args or [])]
@@ -355,6 +368,9 @@ def run_browser_test(pytest_args: list[str] | None = None) -> int:
     summary = TEST_DIR / "summary.json"
     if summary.exists():
         print(json.loads(summary.read_text())["summary"], flush=True)
+    lab = TEST_DIR / "jupyterlab.json"
+    if lab.exists():
+        print(json.loads(lab.read_text())["summary"], flush=True)
     return code
 
 

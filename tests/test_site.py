@@ -297,3 +297,19 @@ def test_site_in_a_real_browser() -> None:
     assert report.math_elements > 0 and report.search_results > 0 and report.chapters == len(site.chapters(ROOT))
     assert all(Path(p).stat().st_size > 0 for p in report.screenshots) and len(report.screenshots) == 2
     assert report.failures == [], "\n".join(report.failures[:50])
+
+
+@pytest.mark.site
+def test_widget_explorer_live_in_jupyterlab() -> None:
+    """Chapter 1's explorer in a real JupyterLab: run the cell, move the slider, the figure changes."""
+    if not site.CHROMIUM.exists() or site.missing_site_packages():
+        if os.environ.get("SFT_SITE_TEST") == "1":
+            pytest.fail(f"no {site.CHROMIUM} or the site's packages: run make site-test")
+        pytest.skip("needs chromium and the site's packages (make site-test installs them)")
+    from sft_helpers.site_lab import check_widget_live
+
+    report = check_widget_live(site.CHROMIUM, site.TEST_DIR / "jupyterlab-widget.png")
+    print(report.summary())
+    (site.TEST_DIR / "jupyterlab.json").write_text(json.dumps({"summary": report.summary(), "failures": report.failures}))
+    assert report.failures == [], "\n".join(report.failures)
+    assert report.figure_changed and report.slider_before != report.slider_after
