@@ -159,6 +159,184 @@ def test_merge_heads_mistakes_fail(fn, words):
     _assert_fails(checks.check_merge_heads(fn), words)
 
 
+class GoodMHSA(torch.nn.Module):
+    """What a learner writes: four projections, the learner's own split / attend / merge."""
+
+    def __init__(self, d_model, n_heads):
+        super().__init__()
+        self.n_heads = n_heads
+        self.q_proj, self.k_proj, self.v_proj, self.out_proj = (
+            torch.nn.Linear(d_model, d_model) for _ in range(4)
+        )
+        self.last_attention = None
+
+    def heads(self, x):
+        return self.q_proj(x), self.k_proj(x), self.v_proj(x)
+
+    def attend(self, x, mask, heads=None, scale=None):
+        h = heads or self.n_heads
+        q, k, v = (good_split(t, h) for t in self.heads(x))
+        if scale is not None:
+            q = q * scale(q.shape[-1], x.shape[-1])
+        out, weights = good_sdpa(q, k, v, mask)
+        self.last_attention = weights.detach()
+        return good_merge(out)
+
+    def forward(self, x, mask=None):
+        return self.out_proj(self.attend(x, mask))
+
+
+class NoOutProj(GoodMHSA):
+    def forward(self, x, mask=None):
+        return self.attend(x, mask)
+
+
+class OneHead(GoodMHSA):
+    def forward(self, x, mask=None):
+        return self.out_proj(self.attend(x, mask, heads=1))
+
+
+class ScaledByModelWidth(GoodMHSA):
+    def forward(self, x, mask=None):
+        return self.out_proj(self.attend(x, mask, scale=lambda dh, dm: math.sqrt(dh) / math.sqrt(dm)))
+
+
+class SwappedKV(GoodMHSA):
+    def heads(self, x):
+        return self.q_proj(x), self.v_proj(x), self.k_proj(x)
+
+
+class IgnoresMask(GoodMHSA):
+    def forward(self, x, mask=None):
+        return self.out_proj(self.attend(x, None))
+
+
+class ReturnsTuple(GoodMHSA):
+    def forward(self, x, mask=None):
+        return self.out_proj(self.attend(x, mask)), self.last_attention
+
+
+class NoWeightsKept(GoodMHSA):
+    def forward(self, x, mask=None):
+        out = self.out_proj(self.attend(x, mask))
+        self.last_attention = None
+        return out
+
+
+class AveragedWeights(GoodMHSA):
+    def forward(self, x, mask=None):
+        out = self.out_proj(self.attend(x, mask))
+        self.last_attention = self.last_attention.mean(1)
+        return out
+
+
+class DetachedValues(GoodMHSA):
+    def heads(self, x):
+        return self.q_proj(x), self.k_proj(x), self.v_proj(x).detach()
+
+
+class MinusInfMask(GoodMHSA):
+    def attend(self, x, mask, heads=None, scale=None):
+        q, k, v = (good_split(t, self.n_heads) for t in self.heads(x))
+        scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
+        if mask is not None:
+            scores = scores.masked_fill(~mask, float("-inf"))
+        weights = torch.softmax(scores, -1)
+        self.last_attention = weights.detach()
+        return good_merge(weights @ v)
+
+
+class PerHeadLayers(GoodMHSA):
+    def __init__(self, d_model, n_heads):
+        super().__init__(d_model, n_heads)
+        self.extra = torch.nn.ModuleList(torch.nn.Linear(d_model, d_model) for _ in range(n_heads))
+
+
+class NamedDifferently(torch.nn.Module):
+    def __init__(self, d_model, n_heads):
+        super().__init__()
+        self.inner = GoodMHSA(d_model, n_heads)
+
+    def forward(self, x, mask=None):
+        return self.inner(x, mask)
+
+
+class WrapsTorch(torch.nn.Module):
+    def __init__(self, d_model, n_heads):
+        super().__init__()
+        self.q_proj, self.k_proj, self.v_proj, self.out_proj = (
+            torch.nn.Linear(d_model, d_model) for _ in range(4)
+        )
+        self.n_heads = n_heads
+
+    def forward(self, x, mask=None):
+        mha = torch.nn.MultiheadAttention(x.shape[-1], self.n_heads, batch_first=True)
+        return mha(x, x, x)[0]
+
+
+def test_mhsa_check_passes_a_learner_class_and_the_reference_only_when_allowed():
+    for _ in range(2):  # fresh sizes and weights each time
+        result = checks.check_multi_head_self_attention(GoodMHSA)
+        assert result.passed, str(result)
+    with allow_reference():
+        assert checks.check_multi_head_self_attention(attention.MultiHeadSelfAttention).passed
+    _assert_fails(checks.check_multi_head_self_attention(attention.MultiHeadSelfAttention), "reference")
+
+
+def test_mhsa_check_passes_with_the_learners_own_attention_function_from_a_notebook():
+    """The class calls module-level functions (as in the notebook), here the chapter's solutions."""
+
+    class FromPieces(torch.nn.Module):
+        def __init__(self, d_model, n_heads):
+            super().__init__()
+            self.n_heads = n_heads
+            self.q_proj = torch.nn.Linear(d_model, d_model)
+            self.k_proj = torch.nn.Linear(d_model, d_model)
+            self.v_proj = torch.nn.Linear(d_model, d_model)
+            self.out_proj = torch.nn.Linear(d_model, d_model)
+
+        def forward(self, x, mask=None):
+            q = good_split(self.q_proj(x), self.n_heads)
+            k = good_split(self.k_proj(x), self.n_heads)
+            v = good_split(self.v_proj(x), self.n_heads)
+            out, self.last_attention = good_sdpa(q, k, v, mask)
+            return self.out_proj(good_merge(out))
+
+    assert checks.check_multi_head_self_attention(FromPieces).passed
+
+
+@pytest.mark.parametrize(
+    "cls, words",
+    [
+        (stub, "not implemented"),
+        (NoOutProj, "out_proj"),
+        (OneHead, "one wide head"),
+        (ScaledByModelWidth, "sqrt(d_head)"),
+        (SwappedKV, "swapped"),
+        (IgnoresMask, "mask is not used"),
+        (ReturnsTuple, "last_attention"),
+        (NoWeightsKept, "last_attention"),
+        (AveragedWeights, "per head"),
+        (DetachedValues, "gradient"),
+        (MinusInfMask, "NaN"),
+        (PerHeadLayers, "extra parameters"),
+        (NamedDifferently, "q_proj"),
+        (WrapsTorch, ""),
+    ],
+    ids=lambda v: getattr(v, "__name__", str(v))[:30],
+)
+def test_mhsa_mistakes_fail_with_a_hint(cls, words):
+    result = checks.check_multi_head_self_attention(cls)
+    _assert_fails(result)
+    if words:
+        assert words.lower() in (result.message + result.hint).lower(), str(result)
+
+
+def test_mhsa_check_refuses_nn_multihead_attention_inside():
+    result = checks.check_multi_head_self_attention(WrapsTorch)
+    assert "reference" in (result.message + result.hint) or "differ" in result.message, str(result)
+
+
 # ---------------------------------------------------------------- chapter 3
 def good_layer_norm(x, weight, bias, eps=1e-12):
     mean = x.mean(-1, keepdim=True)
@@ -260,6 +438,11 @@ def test_checks_are_registered_with_names():
     from sft_helpers.checks.core import registered_checks
 
     names = registered_checks()
-    for fn in ("check_scaled_dot_product_attention", "check_split_heads", "check_merge_heads"):
+    for fn in (
+        "check_scaled_dot_product_attention",
+        "check_split_heads",
+        "check_merge_heads",
+        "check_multi_head_self_attention",
+    ):
         assert fn in names
     assert names["check_layer_norm"] == "layer norm" and "check_feed_forward" in names

@@ -1,4 +1,5 @@
-"""Exercise checks for chapter 2: scaled dot-product attention, splitting and merging heads.
+"""Exercise checks for chapter 2: scaled dot-product attention, splitting and merging heads,
+and the whole multi-head self-attention layer assembled from them.
 
 Each check runs the learner's function on fresh random inputs (several shapes, masks with
 padding, causal and fully masked rows, float32 and float64), compares it with
@@ -12,6 +13,8 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
+from torch import nn
+from torch.nn import functional as F
 
 from sft_helpers import attention
 from sft_helpers.checks.core import (
@@ -27,7 +30,12 @@ from sft_helpers.checks.core import (
     passed,
 )
 
-__all__ = ["check_scaled_dot_product_attention", "check_split_heads", "check_merge_heads"]
+__all__ = [
+    "check_scaled_dot_product_attention",
+    "check_split_heads",
+    "check_merge_heads",
+    "check_multi_head_self_attention",
+]
 
 
 def _describe_case(q: torch.Tensor, k: torch.Tensor, mask: torch.Tensor | None, label: str) -> str:
@@ -244,3 +252,198 @@ def check_merge_heads(fn: Callable[..., Any]) -> Any:
             hint = diagnose(got, _merge_mistakes(x), atol=0, rtol=0)
             raise CheckFailed(f"with x of shape {tuple(x.shape)}: {message}", hint)
     return passed("merge_heads matches on 4 shapes and undoes split_heads")
+
+
+# ----------------------------------------------------------------------------------------------
+# The whole layer
+# ----------------------------------------------------------------------------------------------
+_PROJECTIONS = ("q_proj", "k_proj", "v_proj", "out_proj")
+
+
+def _random_torch_mha(
+    d_model: int, n_heads: int, gen: torch.Generator, dtype: torch.dtype
+) -> nn.MultiheadAttention:
+    """``nn.MultiheadAttention`` with fresh random weights and biases (not torch's zero biases)."""
+    mha = nn.MultiheadAttention(d_model, n_heads, batch_first=True, dtype=dtype).eval()
+    with torch.no_grad():
+        for p in mha.parameters():
+            p.copy_(torch.randn(p.shape, generator=gen, dtype=dtype) / math.sqrt(d_model))
+    return mha
+
+
+def _copy_torch_weights(layer: nn.Module, mha: nn.MultiheadAttention) -> None:
+    d = mha.embed_dim
+    with torch.no_grad():
+        for i, name in enumerate(_PROJECTIONS[:3]):
+            proj = getattr(layer, name)
+            proj.weight.copy_(mha.in_proj_weight[i * d : (i + 1) * d])
+            proj.bias.copy_(mha.in_proj_bias[i * d : (i + 1) * d])
+        layer.out_proj.weight.copy_(mha.out_proj.weight)
+        layer.out_proj.bias.copy_(mha.out_proj.bias)
+
+
+def _mhsa_mistakes(ref: attention.MultiHeadSelfAttention, x: torch.Tensor, mask: torch.Tensor | None) -> dict:
+    """What the usual slips produce, computed from the reference's weights (lazily)."""
+    heads = ref.n_heads
+
+    def run(
+        heads_: int = heads,
+        use_mask: bool = True,
+        out: bool = True,
+        swap_kv: bool = False,
+        scale_model: bool = False,
+        q_for_all: bool = False,
+    ) -> torch.Tensor:
+        k_proj = ref.v_proj if swap_kv else (ref.q_proj if q_for_all else ref.k_proj)
+        v_proj = ref.k_proj if swap_kv else (ref.q_proj if q_for_all else ref.v_proj)
+        q = attention.split_heads(ref.q_proj(x), heads_)
+        k = attention.split_heads(k_proj(x), heads_)
+        v = attention.split_heads(v_proj(x), heads_)
+        if scale_model:  # scores scaled by sqrt(d_model) instead of sqrt(d_head)
+            q = q * math.sqrt(ref.d_head) / math.sqrt(ref.d_model)
+        merged = attention.merge_heads(
+            attention.scaled_dot_product_attention(q, k, v, mask if use_mask else None)[0]
+        )
+        return ref.out_proj(merged) if out else merged
+
+    variants = {
+        "the output projection is missing: after merging the heads, apply out_proj (W_O)": lambda: run(
+            out=False
+        ),
+        "this is one wide head: split the projected queries, keys and values into n_heads heads before "
+        "attending, and merge them afterwards": lambda: run(heads_=1),
+        "the scores are scaled by sqrt(d_model); each head attends in d_head = d_model / n_heads "
+        "dimensions, so the scale is 1/sqrt(d_head)": lambda: run(scale_model=True),
+        "keys and values look swapped: keys come from k_proj, values from v_proj": lambda: run(swap_kv=True),
+        "queries, keys and values must each have their own projection (q_proj, k_proj, v_proj)": lambda: run(
+            q_for_all=True
+        ),
+    }
+    if mask is not None:
+        variants["the mask is not used: pass it on to the attention of every head"] = lambda: run(
+            use_mask=False
+        )
+    return variants
+
+
+def _learner_forward(layer: nn.Module, x: torch.Tensor, mask: torch.Tensor | None) -> Any:
+    return call_learner(lambda t, m: layer(t) if m is None else layer(t, m), x, mask)
+
+
+@check(
+    "multi-head self-attention",
+    references=[attention.MultiHeadSelfAttention, nn.MultiheadAttention, F.multi_head_attention_forward],
+)
+def check_multi_head_self_attention(cls: Callable[..., Any]) -> Any:
+    """``cls(d_model, n_heads)`` with ``q_proj``/``k_proj``/``v_proj``/``out_proj``; same as ``nn.MultiheadAttention``.
+
+    Copies the weights of a random ``nn.MultiheadAttention`` into the learner's projections and
+    compares outputs and per-head weights (``last_attention``) without a mask, with padding and
+    with a causal mask, in float32 and float64; a fully padded sentence must give out_proj's
+    bias (zero attention output), not NaN; gradients must reach all four projections.
+    """
+    gen = fresh_generator()
+    sizes = [(12, 3), (16, 4), (int(torch.randint(2, 5, (1,), generator=gen)) * 6, 6)]
+    for d_model, n_heads in sizes:
+        where_layer = f"{cls.__name__ if hasattr(cls, '__name__') else 'your class'}({d_model}, {n_heads})"
+        layer = call_learner(cls, d_model, n_heads)
+        fail_if(
+            compare_types(layer, nn.Module, name="object"),
+            "the class must subclass nn.Module and call super().__init__() first in __init__",
+        )
+        for name in _PROJECTIONS:
+            proj = getattr(layer, name, None)
+            if not isinstance(proj, nn.Linear):
+                raise CheckFailed(
+                    f"{where_layer} has no nn.Linear attribute {name!r}",
+                    "keep the four projections as attributes q_proj, k_proj, v_proj and out_proj, each "
+                    "nn.Linear(d_model, d_model): the chapter copies pretrained weights into them by name",
+                )
+            if (proj.in_features, proj.out_features) != (d_model, d_model) or proj.bias is None:
+                raise CheckFailed(
+                    f"{where_layer}.{name} is nn.Linear({proj.in_features}, {proj.out_features}, "
+                    f"bias={proj.bias is not None}); nn.Linear({d_model}, {d_model}) with a bias was expected",
+                    "every projection maps d_model to d_model (the heads are slices of it, not extra width)",
+                )
+        n_params = sum(p.numel() for p in layer.parameters())
+        fail_if(
+            f"{where_layer} has {n_params} parameters, but the four projections hold "
+            f"{4 * (d_model * d_model + d_model)}"
+            if n_params != 4 * (d_model * d_model + d_model)
+            else None,
+            "the heads share the four projections: no per-head layers, no extra parameters",
+        )
+        layer.eval()
+        for dtype in (torch.float32, torch.float64):
+            layer = layer.to(dtype)
+            mha = _random_torch_mha(d_model, n_heads, gen, dtype)
+            _copy_torch_weights(layer, mha)
+            ref = attention.MultiHeadSelfAttention.from_torch_multihead_attention(mha).eval()
+            batch, seq = 3, int(torch.randint(5, 9, (1,), generator=gen))
+            x = torch.randn(batch, seq, d_model, generator=gen, dtype=dtype)
+            lengths = torch.tensor([seq, seq - 2, 2])
+            am = (torch.arange(seq)[None, :] < lengths[:, None]).long()
+            cases = [
+                ("no mask", None, {}),
+                ("a padding mask", attention.padding_mask(am), {"key_padding_mask": ~am.bool()}),
+                ("a causal mask", attention.causal_mask(seq), {"attn_mask": ~attention.causal_mask(seq)}),
+            ]
+            for label, mask, torch_kwargs in cases:
+                where = f"{where_layer} on x of shape {tuple(x.shape)} ({dtype}) with {label}"
+                with torch.no_grad():
+                    expected, expected_w = mha(x, x, x, average_attn_weights=False, **torch_kwargs)
+                    got = _learner_forward(layer, x, mask)
+                if isinstance(got, (tuple, list)):
+                    raise CheckFailed(
+                        f"{where}: forward returned a {type(got).__name__}; one tensor (batch, seq, d_model) "
+                        "was expected",
+                        "return only the output; keep the attention weights in self.last_attention",
+                    )
+                message = compare_tensors(got, expected, name="output", atol=1e-5, rtol=1e-4)
+                if message:
+                    with torch.no_grad():
+                        hint = diagnose(got, _mhsa_mistakes(ref, x, mask))
+                    raise CheckFailed(
+                        f"{where}: {message} (nn.MultiheadAttention with the same weights)", hint
+                    )
+                weights = getattr(layer, "last_attention", None)
+                fail_if(
+                    None
+                    if isinstance(weights, torch.Tensor)
+                    else f"{where}: self.last_attention is {type(weights).__name__}, not the attention weights",
+                    "keep the weights of the last forward pass: self.last_attention = weights.detach(), "
+                    "of shape (batch, n_heads, seq, seq); the chapter plots them",
+                )
+                fail_if(
+                    compare_tensors(weights, expected_w, name="last_attention"),
+                    "last_attention holds one (seq, seq) map per head: (batch, n_heads, seq, seq), the "
+                    "softmax weights of the attention call, not averaged over heads",
+                )
+            # a sentence that is all padding: zero attention output, so out_proj's bias, never NaN
+            empty = attention.padding_mask(torch.tensor([[1] * seq, [0] * seq]))
+            x2 = x[:2]
+            with torch.no_grad():
+                got = _learner_forward(layer, x2, empty)
+                want = ref(x2, empty)
+            fail_if(
+                compare_tensors(got, want, name="output with a fully padded sentence"),
+                "a query with nothing to attend to must give zero weights (your attention function handles "
+                "that); do not add -inf masks of your own",
+            )
+        # gradients reach every projection
+        layer = layer.float().train()
+        layer.zero_grad(set_to_none=True)
+        x = torch.randn(2, 5, d_model, generator=gen)
+        out = _learner_forward(layer, x, None)
+        (out**2).sum().backward()
+        missing = [n for n in _PROJECTIONS if getattr(layer, n).weight.grad is None]
+        fail_if(
+            f"{where_layer}: no gradient reached {missing}" if missing else None,
+            "use every projection in forward and do not detach the tensors (detach only what you store "
+            "in last_attention)",
+        )
+    return passed(
+        f"same outputs and per-head weights as nn.MultiheadAttention with copied weights on {len(sizes)} sizes "
+        "(3 to 6 heads), without a mask, with padding and causal masks, float32 and float64; a fully padded "
+        "sentence gives no NaN; gradients reach all four projections"
+    )
