@@ -5,9 +5,12 @@
   configurations as a Cartesian product, :func:`summarize` averages over seeds.
 * :func:`train_and_evaluate` fine-tunes once and scores several evaluation sets.
 * Data: :func:`flip_labels` (label noise), :func:`stratified_subset` (learning curves),
-  :func:`find_leakage` and :func:`leak_into` (duplicates shared by train and test).
-* Models: :func:`set_dropout`, :func:`freeze_lower_layers`, :func:`add_lora`,
+  :func:`find_leakage` and :func:`leak_into` (duplicates shared by train and test; near
+  duplicates with a different label are contrast pairs, not leaks), :func:`remove_stop_words`.
+* Models: :func:`set_dropout`, :func:`freeze_lower_layers`, :func:`add_lora` (peft),
+  :class:`LoRALinear` and :func:`inject_lora` (the same adapters written by hand),
   :func:`count_parameters`.
+* Reading curves: :func:`patience_stop` (where early stopping stops, from an evaluation history).
 * Cost: :class:`Measure` (seconds and peak memory of a block) and :func:`training_memory`
   (the bytes a training step keeps: weights, gradients, optimizer state, activations).
 """
@@ -39,10 +42,15 @@ __all__ = [
     "stratified_subset",
     "find_leakage",
     "leak_into",
+    "remove_stop_words",
+    "NEGATION_WORDS",
     "set_dropout",
     "freeze_lower_layers",
     "add_lora",
+    "LoRALinear",
+    "inject_lora",
     "count_parameters",
+    "patience_stop",
     "Measure",
     "training_memory",
 ]
@@ -281,7 +289,12 @@ def _normalise(text: str) -> str:
 
 
 def find_leakage(
-    queries: Sequence[str], pool: Sequence[str], threshold: float = NEAR_DUPLICATE_JACCARD
+    queries: Sequence[str],
+    pool: Sequence[str],
+    threshold: float = NEAR_DUPLICATE_JACCARD,
+    query_labels: Sequence[int] | None = None,
+    pool_labels: Sequence[int] | None = None,
+    include_contrast: bool = False,
 ) -> pd.DataFrame:
     """Items of ``queries`` (e.g. test texts) that also occur in ``pool`` (training texts).
 
@@ -289,12 +302,28 @@ def find_leakage(
     ``|A & B| / |A | B|`` >= ``threshold`` on lowercased word sets (the data cards' measure,
     ``sft_helpers.data.stats.token_set``). One row per leaked query: ``query`` (its index),
     ``match`` (index of the most similar pool item), ``jaccard`` and ``kind``.
+
+    With ``query_labels`` and ``pool_labels`` a near duplicate counts as a leak only when its
+    labels agree: "I'm happy with it." (positive) and "I'm not happy with it." (negative) share
+    most words, but the second teaches the opposite answer, so it is a *contrast pair*, not a
+    copy of the test item. Such queries are left out, or, with ``include_contrast=True``, listed
+    with ``kind="contrast"`` (when no pool item with the same label is similar enough). Exact
+    copies are leaks whatever their labels.
     """
     if not 0 < threshold <= 1:
         raise ValueError(f"threshold must be in (0, 1], e.g. 0.8; got {threshold!r}.")
     for name, texts in (("queries", queries), ("pool", pool)):
         if isinstance(texts, str) or not all(isinstance(t, str) for t in texts):
             raise TypeError(f"{name} must be a list of strings (texts), not {type(texts).__name__}.")
+    if (query_labels is None) != (pool_labels is None):
+        raise ValueError("pass both query_labels and pool_labels (one label per text), or neither.")
+    if query_labels is not None and pool_labels is not None:
+        query_labels, pool_labels = list(query_labels), list(pool_labels)
+        if len(query_labels) != len(queries) or len(pool_labels) != len(pool):
+            raise ValueError(
+                f"query_labels has {len(query_labels)} labels for {len(queries)} queries and pool_labels "
+                f"{len(pool_labels)} for {len(pool)} pool texts; one label per text is needed."
+            )
     exact_index: dict[str, int] = {}
     for j, text in enumerate(pool):
         exact_index.setdefault(_normalise(text), j)
@@ -308,18 +337,48 @@ def find_leakage(
             continue
         q = token_set(text)
         lo, hi = threshold * len(q), len(q) / threshold  # Jaccard >= t needs t <= |a|/|b| <= 1/t
-        best, best_j = 0.0, -1
+        # the most similar pool item, and the most similar one with the query's label
+        best, best_j, same, same_j = 0.0, -1, 0.0, -1
         for pos in range(np.searchsorted(sizes, lo), len(order)):
             if sizes[pos] > hi:
                 break
-            s = pool_sets[order[pos]]
+            j = order[pos]
+            s = pool_sets[j]
             inter = len(q & s)
             score = inter / (len(q) + len(s) - inter) if inter else 0.0
-            if score > best or (score == best and order[pos] < best_j):
-                best, best_j = score, order[pos]
-        if best >= threshold:
-            rows.append({"query": i, "match": best_j, "jaccard": best, "kind": "near"})
+            if score > best or (score == best and j < best_j):
+                best, best_j = score, j
+            if query_labels is not None and pool_labels[j] == query_labels[i]:
+                if score > same or (score == same and j < same_j):
+                    same, same_j = score, j
+        if query_labels is None:
+            if best >= threshold:
+                rows.append({"query": i, "match": best_j, "jaccard": best, "kind": "near"})
+        elif same >= threshold:
+            rows.append({"query": i, "match": same_j, "jaccard": same, "kind": "near"})
+        elif best >= threshold and include_contrast:
+            rows.append({"query": i, "match": best_j, "jaccard": best, "kind": "contrast"})
     return pd.DataFrame(rows, columns=["query", "match", "jaccard", "kind"])
+
+
+# Words that negate what follows: removing them turns "not worth it" into "worth it".
+NEGATION_WORDS = frozenset({"not", "no", "never", "nothing", "none", "nor", "neither", "cannot", "nobody"})
+
+
+def remove_stop_words(text: str, stop_words: Any = None) -> str:
+    """``text`` without the words in ``stop_words`` (default: scikit-learn's English list).
+
+    Words are compared lowercased with the punctuation around them stripped; the punctuation of
+    a removed word is dropped with it. This is the classic preprocessing step of bag-of-words
+    models; the default list contains "not", "no", "never", "but" and "very".
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a string, got {type(text).__name__}.")
+    if stop_words is None:
+        from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS as stop_words
+    stop = {w.lower() for w in stop_words}
+    kept = [w for w in text.split() if w.strip(".,;:!?\"'()").lower() not in stop]
+    return " ".join(kept)
 
 
 def _near_copy(text: str, rng: random.Random) -> str:
@@ -446,6 +505,96 @@ def add_lora(
         target_modules=list(target_modules),
     )
     return get_peft_model(model, config)
+
+
+class LoRALinear(torch.nn.Module):
+    """A frozen ``nn.Linear`` plus a trainable low-rank update: ``base(x) + (alpha / r) * x A^T B^T``.
+
+    ``lora_A`` has shape ``(r, in_features)`` (Kaiming-uniform, as peft does), ``lora_B`` shape
+    ``(out_features, r)`` and starts at zero, so the wrapped layer computes exactly what ``base``
+    did until training moves ``B``. ``scaling = alpha / r`` keeps the update's size comparable
+    across ranks. The same computation as peft's ``lora.Linear`` (without its merging tricks).
+    """
+
+    def __init__(self, base: torch.nn.Linear, r: int = 8, alpha: float = 16, dropout: float = 0.0) -> None:
+        super().__init__()
+        if not isinstance(base, torch.nn.Linear):
+            raise TypeError(f"LoRALinear wraps an nn.Linear, got {type(base).__name__}.")
+        if isinstance(r, bool) or not isinstance(r, int) or r < 1:
+            raise ValueError(f"r (the LoRA rank) must be a positive int, got {r!r}.")
+        self.base = base
+        for p in self.base.parameters():
+            p.requires_grad_(False)
+        self.r, self.alpha, self.scaling = r, alpha, alpha / r
+        self.lora_A = torch.nn.Parameter(torch.empty(r, base.in_features))
+        self.lora_B = torch.nn.Parameter(torch.zeros(base.out_features, r))
+        torch.nn.init.kaiming_uniform_(self.lora_A, a=math.sqrt(5))
+        self.dropout = torch.nn.Dropout(dropout) if dropout > 0 else torch.nn.Identity()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # x: (..., in_features) -> A: (..., r) -> B: (..., out_features)
+        update = self.dropout(x) @ self.lora_A.T @ self.lora_B.T
+        return self.base(x) + self.scaling * update
+
+
+def inject_lora(
+    model: torch.nn.Module,
+    lora_class: Callable[..., torch.nn.Module] = LoRALinear,
+    r: int = 8,
+    alpha: float = 16,
+    target_modules: Sequence[str] = ("query", "value"),
+    trainable_modules: Sequence[str] = ("classifier",),
+    **lora_kwargs: Any,
+) -> torch.nn.Module:
+    """LoRA by hand: freeze ``model`` and replace each ``nn.Linear`` named in ``target_modules``
+    (the last part of its name, e.g. ``query``) by ``lora_class(linear, r, alpha)``.
+
+    Modules named in ``trainable_modules`` (the new classification head) train fully, as with
+    peft's ``task_type=SEQ_CLS``. Returns the same model, changed in place; the trainable
+    parameter count equals peft's for the same ``r`` and targets.
+    """
+    for p in model.parameters():
+        p.requires_grad_(False)
+    targets = [
+        (name, module)
+        for name, module in model.named_modules()
+        if name.rsplit(".", 1)[-1] in set(target_modules) and isinstance(module, torch.nn.Linear)
+    ]
+    if not targets:
+        raise ValueError(f"no nn.Linear named one of {list(target_modules)} in {type(model).__name__}.")
+    for name, linear in targets:
+        parent_name, _, child = name.rpartition(".")
+        parent = model.get_submodule(parent_name) if parent_name else model
+        setattr(parent, child, lora_class(linear, r, alpha, **lora_kwargs))
+    for name, module in model.named_modules():
+        if name.rsplit(".", 1)[-1] in set(trainable_modules):
+            for p in module.parameters():
+                p.requires_grad_(True)
+    return model
+
+
+def patience_stop(values: Sequence[float], patience: int, higher_is_better: bool = False) -> tuple[int, int]:
+    """Where early stopping stops on a sequence of evaluations: ``(stop_index, best_index)``.
+
+    The rule of ``training.train``: stop after ``patience`` evaluations in a row without a
+    new best; the best one is kept. Indices count evaluations from 0; without a stop,
+    ``stop_index`` is the last one.
+    """
+    if isinstance(patience, bool) or not isinstance(patience, int) or patience < 1:
+        raise ValueError(f"patience must be a positive int, got {patience!r}.")
+    values = [float(v) for v in values]
+    if not values:
+        raise ValueError("values is empty: pass the evaluation history (one value per evaluation).")
+    best_i, waited = 0, 0
+    for i in range(1, len(values)):
+        better = values[i] > values[best_i] if higher_is_better else values[i] < values[best_i]
+        if better:
+            best_i, waited = i, 0
+        else:
+            waited += 1
+            if waited >= patience:
+                return i, best_i
+    return len(values) - 1, best_i
 
 
 # ----------------------------------------------------------------------------- cost

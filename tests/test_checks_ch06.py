@@ -178,3 +178,125 @@ def test_pick_stub_and_wrong_versions_fail():
         result = check_pick_best_config(wrong)
         assert not result.passed, wrong.__name__
         assert needle in result.message + result.hint, (wrong.__name__, str(result))
+
+
+# ----------------------------------------------------------------------------- LoRALinear versions
+import math  # noqa: E402
+
+import torch  # noqa: E402
+
+from sft_helpers.checks.ch06_practice import check_lora_linear  # noqa: E402
+
+
+class GoodLoRA(torch.nn.Module):
+    def __init__(self, base, r, alpha):
+        super().__init__()
+        self.base = base
+        self.base.requires_grad_(False)
+        self.lora_A = torch.nn.Parameter(torch.randn(r, base.in_features) / math.sqrt(base.in_features))
+        self.lora_B = torch.nn.Parameter(torch.zeros(base.out_features, r))
+        self.scaling = alpha / r
+
+    def forward(self, x):
+        return self.base(x) + self.scaling * (x @ self.lora_A.T) @ self.lora_B.T
+
+
+class LoRAAsLinears(torch.nn.Module):  # factors as nn.Linear layers without bias: also right
+    def __init__(self, base, r, alpha):
+        super().__init__()
+        self.base = base
+        for p in base.parameters():
+            p.requires_grad = False
+        self.lora_A = torch.nn.Linear(base.in_features, r, bias=False)
+        self.lora_B = torch.nn.Linear(r, base.out_features, bias=False)
+        torch.nn.init.zeros_(self.lora_B.weight)
+        self.scaling = alpha / r
+
+    def forward(self, x):
+        return self.base(x) + self.scaling * self.lora_B(self.lora_A(x))
+
+
+class LoRANoScale(GoodLoRA):
+    def forward(self, x):
+        return self.base(x) + (x @ self.lora_A.T) @ self.lora_B.T
+
+
+class LoRAAlphaScale(GoodLoRA):
+    def forward(self, x):
+        return self.base(x) + self.scaling * self.lora_A.shape[0] * (x @ self.lora_A.T) @ self.lora_B.T
+
+
+class LoRABothZero(GoodLoRA):
+    def __init__(self, base, r, alpha):
+        super().__init__(base, r, alpha)
+        torch.nn.init.zeros_(self.lora_A)
+
+
+class LoRARandomB(GoodLoRA):
+    def __init__(self, base, r, alpha):
+        super().__init__(base, r, alpha)
+        torch.nn.init.normal_(self.lora_B)
+
+
+class LoRANotFrozen(GoodLoRA):
+    def __init__(self, base, r, alpha):
+        super().__init__(base, r, alpha)
+        self.base.requires_grad_(True)
+
+
+class LoRATransposed(torch.nn.Module):
+    def __init__(self, base, r, alpha):
+        super().__init__()
+        self.base = base.requires_grad_(False)
+        self.lora_A = torch.nn.Parameter(torch.randn(base.in_features, r))
+        self.lora_B = torch.nn.Parameter(torch.zeros(r, base.out_features))
+        self.scaling = alpha / r
+
+    def forward(self, x):
+        return self.base(x) + self.scaling * x @ self.lora_A @ self.lora_B
+
+
+class LoRANoBias(GoodLoRA):
+    def forward(self, x):
+        return x @ self.base.weight.T + self.scaling * (x @ self.lora_A.T) @ self.lora_B.T
+
+
+class LoRADetached(GoodLoRA):
+    def forward(self, x):
+        return self.base(x) + self.scaling * (x @ self.lora_A.detach().T) @ self.lora_B.detach().T
+
+
+class LoRAStub(torch.nn.Module):
+    def __init__(self, base, r, alpha):
+        raise NotImplementedError("wrap the layer")
+
+
+def test_lora_reference_and_good_versions_pass():
+    with allow_reference():
+        assert check_lora_linear(experiments.LoRALinear).passed
+    assert check_lora_linear(GoodLoRA).passed
+    assert check_lora_linear(LoRAAsLinears).passed
+
+
+def test_lora_stub_and_wrong_versions_fail_with_advice():
+    stub = check_lora_linear(LoRAStub)
+    assert not stub.passed and "not implemented" in stub.message
+    expectations = {
+        LoRANoScale: "not scaled",
+        LoRAAlphaScale: "alpha / r",
+        LoRABothZero: "never learns",
+        LoRARandomB: "initialise B with zeros",
+        LoRANotFrozen: "still train",
+        LoRATransposed: "(out_features, r)",
+        LoRANoBias: "bias",
+        LoRADetached: "gradient",
+    }
+    for wrong, needle in expectations.items():
+        result = check_lora_linear(wrong)
+        assert not result.passed, wrong.__name__
+        assert needle in result.message + result.hint, (wrong.__name__, str(result))
+
+
+def test_lora_check_refuses_the_library_class():
+    result = check_lora_linear(experiments.LoRALinear)
+    assert not result.passed and "reference" in result.message

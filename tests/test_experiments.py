@@ -254,3 +254,99 @@ def test_measure_reports_time_and_memory():
         x = torch.ones(4_000_000)  # 16 MB
         _ = (x * 2).sum()
     assert m.seconds > 0 and m.peak_bytes >= 0
+
+
+# ----------------------------------------------------------------------------- contrast pairs, stop words
+def test_find_leakage_with_labels_skips_contrast_pairs():
+    pool = ["I'm not happy with it.", "the battery died after two days", "I'm happy with it!"]
+    pool_labels = [0, 0, 2]
+    queries = ["I'm happy with it.", "The battery died after two dayss", "I'm happy with it."]
+    query_labels = [0, 0, 2]  # query 0: its only near twin with label 0 is the negated review
+    without = ex.find_leakage(queries, pool, threshold=0.7)
+    assert without["query"].tolist() == [0, 1, 2]  # text alone: all three look leaked
+    labelled_found = ex.find_leakage(queries, pool, 0.7, query_labels, pool_labels)
+    # query 0 (label 0) has the same words as "I'm happy with it!" (label 2), and the negated
+    # review (label 0) at Jaccard 5/6: a same-label twin above the threshold, so still a leak
+    assert labelled_found["query"].tolist() == [0, 1, 2]
+    assert labelled_found["match"].tolist() == [0, 1, 2]
+    contrast_only = ex.find_leakage(["I'm happy with it."], ["I'm not happy with it."], 0.8, [2], [0])
+    assert contrast_only.empty  # opposite labels: a contrast pair, not a leak
+    shown = ex.find_leakage(
+        ["I'm happy with it."], ["I'm not happy with it."], 0.8, [2], [0], include_contrast=True
+    )
+    assert shown["kind"].tolist() == ["contrast"]
+    same = ex.find_leakage(["I'm happy with it."], ["I'm not happy with it."], 0.8, [2], [2])
+    assert same["kind"].tolist() == ["near"]
+    exact = ex.find_leakage(["works fine"], ["works fine"], 0.8, [1], [0])
+    assert exact["kind"].tolist() == ["exact"]  # the same text is a leak whatever its label
+    with pytest.raises(ValueError, match="both"):
+        ex.find_leakage(queries, pool, 0.7, query_labels)
+    with pytest.raises(ValueError, match="one label per text"):
+        ex.find_leakage(queries, pool, 0.7, [0], pool_labels)
+
+
+def test_remove_stop_words_deletes_negations():
+    assert ex.remove_stop_words("This is not worth it.") == "worth"  # "not" goes, and the verdict flips
+    assert ex.remove_stop_words("It never broke, but the lid is very loose!") == "broke, lid loose!"
+    assert ex.remove_stop_words("Great battery", stop_words={"great"}) == "battery"
+    assert ex.NEGATION_WORDS <= set(
+        __import__("sklearn.feature_extraction.text", fromlist=["x"]).ENGLISH_STOP_WORDS
+    ) | {"cannot"}
+    with pytest.raises(TypeError):
+        ex.remove_stop_words(["not", "a", "string"])
+
+
+# ----------------------------------------------------------------------------- LoRA by hand, patience
+def test_lora_linear_matches_peft_and_starts_at_the_base():
+    from peft import LoraConfig, get_peft_model
+
+    torch.manual_seed(0)
+    base = torch.nn.Linear(12, 9)
+    holder = torch.nn.Sequential()
+    holder.add_module("lin", torch.nn.Linear(12, 9))
+    holder.lin.load_state_dict(base.state_dict())
+    peft_model = get_peft_model(
+        holder, LoraConfig(r=4, lora_alpha=8, target_modules=["lin"], lora_dropout=0.0)
+    )
+    mine = ex.LoRALinear(base, r=4, alpha=8)
+    x = torch.randn(2, 5, 12)
+    torch.testing.assert_close(mine(x), base(x))  # B = 0: the pretrained layer's output
+    layer = peft_model.base_model.model.lin
+    with torch.no_grad():
+        layer.lora_B["default"].weight.normal_()
+        mine.lora_A.copy_(layer.lora_A["default"].weight)
+        mine.lora_B.copy_(layer.lora_B["default"].weight)
+    torch.testing.assert_close(mine(x), peft_model(x))
+    assert mine.scaling == layer.scaling["default"] == 2.0
+    assert [n for n, p in mine.named_parameters() if p.requires_grad] == ["lora_A", "lora_B"]
+
+
+def test_inject_lora_counts_and_logits_equal_peft():
+    import copy
+
+    model = tiny_bert()
+    peft_model = ex.add_lora(copy.deepcopy(model), r=4, alpha=16, dropout=0.0).eval()
+    mine = ex.inject_lora(copy.deepcopy(model), ex.LoRALinear, r=4, alpha=16).eval()
+    assert ex.count_parameters(mine)["trainable"] == ex.count_parameters(peft_model)["trainable"]
+    assert sum(isinstance(m, ex.LoRALinear) for m in mine.modules()) == 3 * 2
+    with torch.no_grad():
+        for name, module in peft_model.named_modules():
+            if isinstance(getattr(module, "lora_A", None), torch.nn.ModuleDict):
+                module.lora_B["default"].weight.normal_()
+                target = mine.get_submodule(name.split("base_model.model.", 1)[-1])
+                target.lora_A.copy_(module.lora_A["default"].weight)
+                target.lora_B.copy_(module.lora_B["default"].weight)
+        ids = torch.randint(0, 50, (3, 8))
+        torch.testing.assert_close(mine(input_ids=ids).logits, peft_model(input_ids=ids).logits)
+    with pytest.raises(ValueError, match="no nn.Linear"):
+        ex.inject_lora(tiny_bert(), target_modules=("nothing",))
+
+
+def test_patience_stop_follows_the_training_loop_rule():
+    losses = [1.0, 0.9, 0.8, 0.85, 0.82, 0.81, 0.7]
+    assert ex.patience_stop(losses, 3) == (5, 2)  # 3 evaluations without a new best after index 2
+    assert ex.patience_stop(losses, 4) == (6, 6)  # never runs out: last index, best at the end
+    assert ex.patience_stop([0.5, 0.6, 0.7], 1, higher_is_better=True) == (2, 2)
+    assert ex.patience_stop([0.5, 0.4], 1, higher_is_better=True) == (1, 0)
+    with pytest.raises(ValueError):
+        ex.patience_stop(losses, 0)

@@ -1,4 +1,4 @@
-"""Exercise checks of chapter 6 (SFT in practice): label-noise injection, choosing a configuration.
+"""Exercise checks of chapter 6 (SFT in practice): label noise, choosing a configuration, LoRA by hand.
 
 * ``check_flip_labels(fn)``: ``fn(labels, fraction, seed, num_labels) -> list[int]`` must change
   exactly ``fraction * n`` labels (rounded), each to a *different* label drawn at random, give
@@ -6,6 +6,11 @@
 * ``check_pick_best_config(fn)``: ``fn(results, config_columns, metric="val_accuracy") -> dict``
   must return the configuration with the best *mean validation* score over seeds, never the
   one that looks best on the test set or on one lucky seed.
+* ``check_lora_linear(cls)``: ``cls(base: nn.Linear, r, alpha)`` must keep ``base`` frozen, add
+  trainable ``lora_A`` ``(r, in_features)`` and ``lora_B`` ``(out_features, r)`` with ``B = 0`` at
+  the start, and compute ``base(x) + (alpha / r) x A^T B^T``: with the same weights as peft's LoRA
+  layer it must give the same outputs, and a tiny BERT classifier adapted with it must have the
+  same trainable parameter count and logits as the same model adapted by peft.
 """
 
 from __future__ import annotations
@@ -16,20 +21,24 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import torch
 
 from sft_helpers import experiments
 from sft_helpers.checks.core import (
+    CheckFailed,
     call_learner,
     check,
+    compare_tensors,
     compare_types,
     compare_values,
     diagnose,
     fail_if,
+    fresh_generator,
     fresh_seed,
     passed,
 )
 
-__all__ = ["check_flip_labels", "check_pick_best_config"]
+__all__ = ["check_flip_labels", "check_pick_best_config", "check_lora_linear"]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -236,3 +245,227 @@ def check_pick_best_config(fn: Any) -> Any:
         f"picked the best mean validation configuration in {len(tables)} result tables where test score "
         "and the luckiest single run pointed elsewhere"
     )
+
+
+# ----------------------------------------------------------------------------------------------
+# LoRALinear
+# ----------------------------------------------------------------------------------------------
+def _peft_lora_layer(base: torch.nn.Linear, r: int, alpha: float) -> torch.nn.Module:
+    """peft's LoRA layer around a copy of ``base`` (dropout 0)."""
+    import copy
+
+    from peft import LoraConfig, get_peft_model
+
+    class Holder(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.lin = copy.deepcopy(base)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.lin(x)
+
+    config = LoraConfig(r=r, lora_alpha=alpha, target_modules=["lin"], lora_dropout=0.0)
+    return get_peft_model(Holder(), config)
+
+
+def _lora_parameters(layer: Any, base: torch.nn.Linear, r: int, where: str) -> tuple[Any, Any]:
+    for name in ("lora_A", "lora_B"):
+        fail_if(
+            f"your layer has no attribute {name} {where}" if not hasattr(layer, name) else None,
+            "store the two low-rank factors as nn.Parameter attributes named lora_A and lora_B",
+        )
+    a, b = layer.lora_A, layer.lora_B
+    a, b = getattr(a, "weight", a), getattr(b, "weight", b)  # nn.Linear factors are accepted too
+    fail_if(
+        "lora_A / lora_B are not nn.Parameter (or nn.Linear) objects, so they do not train"
+        if not (isinstance(a, torch.nn.Parameter) and isinstance(b, torch.nn.Parameter))
+        else None,
+        "wrap each factor in nn.Parameter so that model.parameters() (and the optimizer) sees it",
+    )
+    want_a, want_b = (r, base.in_features), (base.out_features, r)
+    if tuple(a.shape) != want_a or tuple(b.shape) != want_b:
+        swapped = tuple(a.shape) == want_b[::-1] or tuple(b.shape) == want_a[::-1]
+        raise CheckFailed(
+            f"lora_A has shape {tuple(a.shape)} and lora_B {tuple(b.shape)}, but {want_a} and {want_b} "
+            f"were expected {where}",
+            "A maps the input down to r numbers: (r, in_features); B maps them back up: (out_features, r), "
+            "the (out, in) layout of nn.Linear's weight" + (" (yours look transposed)" if swapped else ""),
+        )
+    return a, b
+
+
+def _check_lora_case(cls: Any, gen: torch.Generator, d_in: int, d_out: int, r: int, alpha: float) -> None:
+    """One layer size: construction, freezing, start at the base, peft's outputs, gradients."""
+    where = f"(nn.Linear({d_in}, {d_out}), r={r}, alpha={alpha})"
+    base = torch.nn.Linear(d_in, d_out)
+    with torch.no_grad():
+        base.weight.copy_(torch.randn(d_out, d_in, generator=gen) / d_in**0.5)
+        base.bias.copy_(torch.randn(d_out, generator=gen))
+    layer = call_learner(cls, base, r, alpha)
+    fail_if(
+        compare_types(layer, torch.nn.Module, name="object"),
+        "LoRALinear is an nn.Module: subclass nn.Module and call super().__init__() first",
+    )
+    a, b = _lora_parameters(layer, base, r, where)
+    own = {id(p) for p in (a, b)}
+    frozen_bad = [n for n, p in layer.named_parameters() if id(p) not in own and p.requires_grad]
+    fail_if(
+        f"these parameters of your layer still train: {frozen_bad} {where}" if frozen_bad else None,
+        "the pretrained weight and bias must stay fixed: set requires_grad to False on the wrapped "
+        "layer's parameters; only the two factors train",
+    )
+    fail_if(
+        "lora_A or lora_B does not require gradients " + where
+        if not (a.requires_grad and b.requires_grad)
+        else None,
+        "the two factors are the only trainable part: leave requires_grad=True on them",
+    )
+    trainable = sum(p.numel() for p in layer.parameters() if p.requires_grad)
+    fail_if(
+        f"your layer has {trainable} trainable parameters, but r * (in + out) = {r * (d_in + d_out)} "
+        f"were expected {where}"
+        if trainable != r * (d_in + d_out)
+        else None,
+        "only A (r x in) and B (out x r) train",
+    )
+    x = torch.randn(3, 5, d_in, generator=gen)
+    layer.eval()
+    with torch.no_grad():
+        start = call_learner(lambda t: layer(t), x)
+    with torch.no_grad():
+        base_out = base(x)
+    fail_if(
+        compare_tensors(start, base_out, name="output before training"),
+        diagnose(
+            start,
+            {
+                "the bias is missing: call the wrapped nn.Linear itself (weight AND bias)": x @ base.weight.T,
+                "you return only the low-rank update: add the wrapped layer's output": torch.zeros_like(
+                    base_out
+                ),
+            },
+        )
+        or "at the start the adapted layer must compute exactly what the pretrained one did: "
+        "initialise B with zeros (and A at random), so B A = 0",
+    )
+    fail_if(
+        f"lora_A is all zeros at the start {where}" if bool((a == 0).all()) else None,
+        "if A and B both start at zero, the gradient of each is zero (it is multiplied by the other): "
+        "the adapter never learns. Only B starts at zero; A starts random (e.g. Kaiming uniform)",
+    )
+    # same weights as peft's layer -> same outputs
+    reference = _peft_lora_layer(base, r, alpha)
+    ref_layer = reference.base_model.model.lin
+    with torch.no_grad():
+        ref_layer.lora_A["default"].weight.copy_(torch.randn(r, d_in, generator=gen))
+        ref_layer.lora_B["default"].weight.copy_(torch.randn(d_out, r, generator=gen) * 0.1)
+        a.copy_(ref_layer.lora_A["default"].weight)
+        b.copy_(ref_layer.lora_B["default"].weight)
+        expected = reference(x)
+        got = call_learner(lambda t: layer(t), x)
+        delta = x @ a.T @ b.T
+    message = compare_tensors(got, expected, name="output with peft's weights", atol=1e-5, rtol=1e-4)
+    if message:
+        raise CheckFailed(
+            f"{message} {where}",
+            diagnose(
+                got,
+                {
+                    "the update is not scaled: multiply B A x by alpha / r": lambda: base(x) + delta,
+                    "the scaling is alpha, it should be alpha / r": lambda: base(x) + alpha * delta,
+                    "the scaling is r / alpha, it should be alpha / r": lambda: base(x) + r / alpha * delta,
+                    "you return only the update: add the frozen layer's output base(x)": lambda: (
+                        alpha / r * delta
+                    ),
+                    "the bias is missing: call the wrapped nn.Linear (weight AND bias)": lambda: (
+                        x @ base.weight.T + alpha / r * delta
+                    ),
+                },
+            )
+            or "output = base(x) + (alpha / r) * (x @ A^T) @ B^T",
+        )
+    # gradients reach the factors only
+    layer.train()
+    layer.zero_grad(set_to_none=True)
+    out = call_learner(lambda t: layer(t), x)
+    fail_if(
+        f"your output does not depend on lora_A / lora_B through autograd {where}"
+        if not getattr(out, "requires_grad", False)
+        else None,
+        "no gradient can reach the factors: use the parameters themselves in forward "
+        "(no .detach(), no torch.no_grad())",
+    )
+    out.pow(2).sum().backward()
+    fail_if(
+        f"no gradient reached lora_A / lora_B {where}" if a.grad is None or b.grad is None else None,
+        "use the parameters themselves in forward (no .detach(), no torch.no_grad())",
+    )
+
+
+@check(
+    "LoRALinear (LoRA by hand)",
+    references=["sft_helpers.experiments.LoRALinear", "peft.tuners.lora.layer.Linear"],
+)
+def check_lora_linear(cls: Any) -> Any:
+    """``cls(base, r, alpha)``: frozen base + (alpha / r) * B A, B = 0 at the start; same as peft."""
+    gen = fresh_generator()
+    cases = [(12, 10, 4, 8), (16, 16, 2, 2), (20, 7, 8, 32)]
+    for d_in, d_out, r, alpha in cases:
+        _check_lora_case(cls, gen, d_in, d_out, r, alpha)
+    # a tiny BERT classifier: same trainable count and logits as peft's
+    from sft_helpers import experiments as ex
+
+    got_count, want_count, logits, want_logits = _tiny_bert_comparison(cls, gen)
+    fail_if(
+        f"a tiny BERT adapted with your class has {got_count} trainable parameters, peft's {want_count}"
+        if got_count != want_count
+        else None,
+        "only the adapters (and the classification head, which inject_lora unfreezes) may train",
+    )
+    fail_if(
+        compare_tensors(logits, want_logits, name="tiny BERT logits with peft's adapter weights"),
+        "with the same A and B in every query and value layer the model must give peft's logits",
+    )
+    del ex
+    return passed(
+        f"frozen base, B = 0 at the start, same outputs as peft's LoRA on {len(cases)} layers (ranks 2-8), "
+        f"same trainable parameters ({got_count}) and logits on a tiny BERT"
+    )
+
+
+def _tiny_bert_comparison(cls: Any, gen: torch.Generator) -> tuple[int, int, torch.Tensor, torch.Tensor]:
+    import copy
+
+    from transformers import BertConfig, BertForSequenceClassification
+
+    from sft_helpers import experiments as ex
+
+    config = BertConfig(
+        vocab_size=50,
+        hidden_size=16,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=32,
+        max_position_embeddings=16,
+        num_labels=3,
+    )
+    torch.manual_seed(int(torch.randint(0, 10**6, (1,), generator=gen)))
+    model = BertForSequenceClassification(config).eval()
+    peft_model = ex.add_lora(copy.deepcopy(model), r=4, alpha=8, dropout=0.0).eval()
+    mine = call_learner(lambda m: ex.inject_lora(m, cls, r=4, alpha=8), copy.deepcopy(model)).eval()
+    count = ex.count_parameters(mine)["trainable"]
+    want = ex.count_parameters(peft_model)["trainable"]
+    with torch.no_grad():
+        for name, module in peft_model.named_modules():
+            if hasattr(module, "lora_A") and isinstance(module.lora_A, torch.nn.ModuleDict):
+                module.lora_B["default"].weight.normal_(0, 0.5, generator=gen)
+                path = name.split("base_model.model.", 1)[-1]
+                target = mine.get_submodule(path)
+                a = getattr(target.lora_A, "weight", target.lora_A)
+                b = getattr(target.lora_B, "weight", target.lora_B)
+                a.copy_(module.lora_A["default"].weight)
+                b.copy_(module.lora_B["default"].weight)
+        ids = torch.randint(0, 50, (2, 7), generator=gen)
+        want_logits = peft_model(input_ids=ids).logits
+        logits = call_learner(lambda m, t: m(input_ids=t).logits, mine, ids)
+    return count, want, logits, want_logits
