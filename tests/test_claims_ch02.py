@@ -144,3 +144,14 @@ def test_no_typed_time_estimate_and_the_run_time_is_printed(
     assert "About a minute" not in title and "a few minutes" not in title
     assert "This run of the chapter took" in outputs and "in full mode" in outputs
     assert math.isfinite(run["seconds"]) and run["seconds"] > 0
+
+
+def test_a_head_does_attend_to_the_previous_token(outputs: str) -> None:
+    """Section 8: 'Some heads attend to the previous or next token': the stored share says so."""
+    import re
+
+    match = re.search(
+        r"most 'previous-token' head: layer \d+, head \d+ puts (\d+)% of its weight there", outputs
+    )
+    assert match, "the previous-token line is missing from the stored outputs"
+    assert int(match.group(1)) >= 50
