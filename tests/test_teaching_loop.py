@@ -64,7 +64,9 @@ def hand_loop(model, dataset, collator, epochs: int, batch_size: int, lr: float,
     runtime.seed_everything(seed)
     losses = []
     for epoch in range(epochs):
-        for indices in batching.batch_order(lengths, batch_size, seed=seed, epoch=epoch, group_by_length=True):
+        for indices in batching.batch_order(
+            lengths, batch_size, seed=seed, epoch=epoch, group_by_length=True
+        ):
             batch = collator([examples[i] for i in indices])
             losses.append(teaching_loop.training_step(model, batch, optimizer, scheduler, 1.0))
     return losses
