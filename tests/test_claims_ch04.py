@@ -151,3 +151,20 @@ def test_the_chapter_uses_the_learners_training_step(outputs: str) -> None:
 def test_the_chapter_stays_within_its_time_budget(run: dict) -> None:
     """Issue 15: chapter 4's full mode takes at most about 5 minutes on the course machine."""
     assert run["seconds"] < 330, run["seconds"]
+
+
+def test_one_confident_mistake_costs_as_much_as_hundreds_of_right_answers(results: dict) -> None:
+    """Section 6 prose: a mistake at confidence 0.99 costs -log 0.01 = 4.6, 'as much as hundreds of right answers'."""
+    n = 500  # full-mode validation reviews
+    loss, share, loss_wrong = (
+        results[k] for k in ("validation_loss_kept", "loss_share_wrong_kept", "loss_wrong_kept")
+    )
+    wrong = round(share * loss * n / loss_wrong)
+    loss_right = (loss * n - loss_wrong * wrong) / (n - wrong)
+    assert 4.6 / loss_right >= 100
+
+
+def test_the_quoted_mistakes_are_in_the_table(outputs: str) -> None:
+    """Section 8 quotes 'anything but magnificent' and the verdict 'I cannot recommend it enough' from the table."""
+    assert "anything but magnificent" in outputs
+    assert "I cannot recommend it enough" in outputs
