@@ -81,13 +81,24 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
+class _Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        """A browser that moved on closes its connection early: not an error of the site."""
+        import sys
+
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 @contextmanager
 def serving(site_dir: Path, port: int = 0) -> Iterator[str]:
     """Serve ``site_dir`` on 127.0.0.1 in a thread; yields the base URL (ends with '/')."""
     if not (site_dir / "index.html").exists():
         raise FileNotFoundError(f"no site in {site_dir}: build it with python -m sft_helpers site")
     handler = functools.partial(_QuietHandler, directory=str(site_dir))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
+    server = _Server(("127.0.0.1", port), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -134,14 +145,24 @@ def check_site(
     chromium: Path,
     repo: colab.Repository | None = None,
     notebooks_dir: Path | None = None,
+    only: list[str] | None = None,
 ) -> SiteReport:
-    """Visit every page of ``site_dir`` in headless Chromium; return what failed (see module doc)."""
+    """Visit every page of ``site_dir`` in headless Chromium; return what failed (see module doc).
+
+    ``only`` restricts the visit to those pages (paths relative to the site, for a quick look);
+    links to pages not visited are then checked for their file, not their anchor.
+    """
     from playwright.sync_api import sync_playwright
 
     repo = repo or colab.repository()
     report = SiteReport()
     out_dir.mkdir(parents=True, exist_ok=True)
     pages = site_pages(site_dir)
+    if only is not None:
+        unknown = sorted(set(only) - set(pages))
+        if unknown:
+            raise FileNotFoundError(f"no such pages in {site_dir}: {', '.join(unknown)}")
+        pages = [p for p in pages if p in only]
     ids: dict[Path, set[str]] = {}
     links: set[tuple[str, str]] = set()
     with serving(site_dir) as base, sync_playwright() as pw:
@@ -205,7 +226,7 @@ def check_site(
         path, fragment = target
         if not path.is_file():
             report.failures.append(f"{rel}: broken link {link[len(base):]}")
-        elif fragment and path.suffix == ".html" and fragment not in ids.get(path, set()):
+        elif fragment and path.suffix == ".html" and path in ids and fragment not in ids[path]:
             report.failures.append(f"{rel}: link to a missing anchor {link[len(base):]}")
     (out_dir / "summary.json").write_text(json.dumps({"summary": report.summary(), **asdict(report)}, indent=1))
     return report
