@@ -108,3 +108,27 @@ def stored_run(notebook: str | os.PathLike) -> dict[str, Any]:
 def stored_results(notebook: str | os.PathLike) -> dict[str, Any]:
     """The key results recorded by the run whose outputs a committed notebook stores."""
     return dict(stored_run(notebook)["results"])
+
+
+def stored_full_run(notebook: str | os.PathLike) -> dict[str, Any]:
+    """``stored_run`` of a notebook whose outputs must come from a full-mode run (claims tests)."""
+    run = stored_run(notebook)
+    if run.get("mode") != "full":
+        raise ValueError(
+            f"{notebook}'s stored outputs come from a {run.get('mode')!r} run; the committed outputs must "
+            f"be full mode: `python -m sft_helpers notebooks {Path(notebook).stem[:2]}`."
+        )
+    return run
+
+
+def stored_outputs_text(notebook: str | os.PathLike, kinds: tuple[str, ...] = ("text/markdown", "text/plain")) -> str:
+    """Every stored text output of a notebook (streams and the given MIME types), joined by newlines."""
+    parts = []
+    for cell in json.loads(Path(notebook).read_text(encoding="utf-8"))["cells"]:
+        for out in cell.get("outputs", []):
+            if "text" in out:
+                parts.append("".join(out["text"]))
+            for key in kinds:
+                if key in out.get("data", {}):
+                    parts.append("".join(out["data"][key]))
+    return "\n".join(parts)

@@ -13,16 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from sft_helpers.results import stored_run
+from sft_helpers.results import stored_full_run, stored_outputs_text
 
 NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "02_self_attention.ipynb"
 
 
 @pytest.fixture(scope="module")
 def run() -> dict:
-    stored = stored_run(NOTEBOOK)
-    assert stored["mode"] == "full", "the committed chapter 2 outputs must come from a full-mode run"
-    return stored
+    return stored_full_run(NOTEBOOK)
 
 
 @pytest.fixture(scope="module")
@@ -36,17 +34,9 @@ def cells() -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def outputs(cells: list[dict]) -> str:
+def outputs() -> str:
     """All stored text outputs (streams, plain text and markdown), joined."""
-    parts = []
-    for cell in cells:
-        for out in cell.get("outputs", []):
-            if "text" in out:
-                parts.append("".join(out["text"]))
-            for key in ("text/markdown", "text/plain"):
-                if key in out.get("data", {}):
-                    parts.append("".join(out["data"][key]))
-    return "\n".join(parts)
+    return stored_outputs_text(NOTEBOOK)
 
 
 def test_the_chapter_runs_on_the_learners_class(results: dict, outputs: str) -> None:
@@ -155,3 +145,13 @@ def test_a_head_does_attend_to_the_previous_token(outputs: str) -> None:
     )
     assert match, "the previous-token line is missing from the stored outputs"
     assert int(match.group(1)) >= 50
+
+
+def test_a_growth_factor_is_read_only_from_growing_timings(outputs: str) -> None:
+    """'grows 0.2x' once came from a short input timed slower than a long one (noise)."""
+    import re
+
+    factors = [float(x) for x in re.findall(r"time grows ([\d.]+)x and attention's ([\d.]+)x", outputs)[0]] if (
+        "time grows" in outputs) else []
+    assert all(f >= 1 for f in factors), f"a timing 'grows' by {factors}: noise must be named, not read as growth"
+    assert factors or "no growth factor is read" in outputs

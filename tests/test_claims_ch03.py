@@ -6,22 +6,19 @@ the committed run printed beside it.
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
 import pytest
 
-from sft_helpers.results import stored_run
+from sft_helpers.results import stored_full_run, stored_outputs_text
 
 NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "03_transformer_block.ipynb"
 
 
 @pytest.fixture(scope="module")
 def run() -> dict:
-    stored = stored_run(NOTEBOOK)
-    assert stored["mode"] == "full", "the committed chapter 3 outputs must come from a full-mode run"
-    return stored
+    return stored_full_run(NOTEBOOK)
 
 
 @pytest.fixture(scope="module")
@@ -32,15 +29,7 @@ def results(run: dict) -> dict:
 @pytest.fixture(scope="module")
 def outputs() -> str:
     """All stored text outputs (streams, plain text and markdown), joined."""
-    parts = []
-    for cell in json.loads(NOTEBOOK.read_text(encoding="utf-8"))["cells"]:
-        for out in cell.get("outputs", []):
-            if "text" in out:
-                parts.append("".join(out["text"]))
-            for key in ("text/markdown", "text/plain", "text/html"):
-                if key in out.get("data", {}):
-                    parts.append("".join(out["data"][key]))
-    return "\n".join(parts)
+    return stored_outputs_text(NOTEBOOK, kinds=("text/markdown", "text/plain", "text/html"))
 
 
 def test_the_feed_forward_holds_two_thirds_of_a_layers_weights(outputs: str) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from sft_helpers.results import stored_run
+from sft_helpers.results import stored_full_run, stored_outputs_text
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK = ROOT / "notebooks" / "05_sft_ner.ipynb"
@@ -29,23 +29,13 @@ def _text(value) -> str:
 
 @pytest.fixture(scope="module")
 def results() -> dict:
-    run = stored_run(NOTEBOOK)
-    assert run["mode"] == "full", "the committed chapter 5 outputs must come from a full-mode run"
-    return run["results"]
+    return stored_full_run(NOTEBOOK)["results"]
 
 
 @pytest.fixture(scope="module")
 def outputs() -> str:
-    """All stored text outputs (streams, plain text, markdown), joined."""
-    parts = []
-    for cell in _cells():
-        for out in cell.get("outputs", []):
-            if "text" in out:
-                parts.append(_text(out["text"]))
-            for key in ("text/markdown", "text/plain"):
-                if key in out.get("data", {}):
-                    parts.append(_text(out["data"][key]))
-    return "\n".join(parts)
+    """All stored text outputs (streams, plain text and markdown), joined."""
+    return stored_outputs_text(NOTEBOOK)
 
 
 @pytest.fixture(scope="module")

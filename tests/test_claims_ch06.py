@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from sft_helpers.results import stored_run
+from sft_helpers.results import stored_full_run, stored_outputs_text
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK = ROOT / "notebooks" / "06_sft_in_practice.ipynb"
@@ -30,9 +30,7 @@ def _text(value) -> str:
 
 @pytest.fixture(scope="module")
 def run() -> dict:
-    stored = stored_run(NOTEBOOK)
-    assert stored["mode"] == "full", "the committed chapter 6 outputs must come from a full-mode run"
-    return stored
+    return stored_full_run(NOTEBOOK)
 
 
 @pytest.fixture(scope="module")
@@ -42,16 +40,8 @@ def results(run: dict) -> dict:
 
 @pytest.fixture(scope="module")
 def outputs() -> str:
-    """All stored text outputs (streams, plain text, markdown), joined."""
-    parts = []
-    for cell in _cells():
-        for out in cell.get("outputs", []):
-            if "text" in out:
-                parts.append(_text(out["text"]))
-            for key in ("text/markdown", "text/plain"):
-                if key in out.get("data", {}):
-                    parts.append(_text(out["data"][key]))
-    return "\n".join(parts)
+    """All stored text outputs (streams, plain text and markdown), joined."""
+    return stored_outputs_text(NOTEBOOK)
 
 
 # ------------------------------------------------------------------------------ section 5: a random model that learns
