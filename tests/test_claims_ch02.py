@@ -100,7 +100,6 @@ def test_attention_solves_the_recall_task_the_gru_fails(results: dict, outputs: 
     else:
         assert results["recall_accuracy_gru_shortest"] < 0.9
     assert "One attention layer solves every length" in outputs
-    assert results["recall_seconds"] < 60, "the recall task must stay well under a minute in full mode"
 
 
 def test_the_parallel_hardware_sentence_is_the_branch_of_its_numbers(results: dict, outputs: str) -> None:
