@@ -43,3 +43,27 @@ def shared_benchmarks() -> Path:
     if not folder.is_dir():
         pytest.skip(f"benchmark data not available ({folder} is absent)")
     return folder
+
+
+# Claims tests (tests/test_claims_chNN.py) name their notebook as a module constant NOTEBOOK;
+# these fixtures read its stored full-mode run once per module.
+@pytest.fixture(scope="module")
+def run(request: pytest.FixtureRequest) -> dict:
+    """The stored full-mode run of the module's NOTEBOOK (mode, results, seconds, peak, CPU)."""
+    from sft_helpers.results import stored_full_run
+
+    return stored_full_run(request.module.NOTEBOOK)
+
+
+@pytest.fixture(scope="module")
+def results(run: dict) -> dict:
+    """The key results that run recorded."""
+    return run["results"]
+
+
+@pytest.fixture(scope="module")
+def outputs(request: pytest.FixtureRequest) -> str:
+    """All stored text outputs of the module's NOTEBOOK (streams, plain text, markdown, HTML)."""
+    from sft_helpers.results import stored_outputs_text
+
+    return stored_outputs_text(request.module.NOTEBOOK, kinds=("text/markdown", "text/plain", "text/html"))

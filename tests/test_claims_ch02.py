@@ -13,30 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from sft_helpers.results import stored_full_run, stored_outputs_text
-
 NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "02_self_attention.ipynb"
-
-
-@pytest.fixture(scope="module")
-def run() -> dict:
-    return stored_full_run(NOTEBOOK)
-
-
-@pytest.fixture(scope="module")
-def results(run: dict) -> dict:
-    return run["results"]
 
 
 @pytest.fixture(scope="module")
 def cells() -> list[dict]:
     return json.loads(NOTEBOOK.read_text(encoding="utf-8"))["cells"]
-
-
-@pytest.fixture(scope="module")
-def outputs() -> str:
-    """All stored text outputs (streams, plain text and markdown), joined."""
-    return stored_outputs_text(NOTEBOOK)
 
 
 def test_the_chapter_runs_on_the_learners_class(results: dict, outputs: str) -> None:

@@ -9,27 +9,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import pytest
-
-from sft_helpers.results import stored_full_run, stored_outputs_text
-
 NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "03_transformer_block.ipynb"
-
-
-@pytest.fixture(scope="module")
-def run() -> dict:
-    return stored_full_run(NOTEBOOK)
-
-
-@pytest.fixture(scope="module")
-def results(run: dict) -> dict:
-    return run["results"]
-
-
-@pytest.fixture(scope="module")
-def outputs() -> str:
-    """All stored text outputs (streams, plain text and markdown), joined."""
-    return stored_outputs_text(NOTEBOOK, kinds=("text/markdown", "text/plain", "text/html"))
 
 
 def test_the_feed_forward_holds_two_thirds_of_a_layers_weights(outputs: str) -> None:

@@ -6,40 +6,11 @@ prints or states is not backed by the numbers beside it.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 
-from sft_helpers.results import stored_run
-
 NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "04_sft_text_classification.ipynb"
-
-
-@pytest.fixture(scope="module")
-def run() -> dict:
-    stored = stored_run(NOTEBOOK)
-    assert stored["mode"] == "full", "the committed chapter 4 outputs must come from a full-mode run"
-    return stored
-
-
-@pytest.fixture(scope="module")
-def results(run: dict) -> dict:
-    return run["results"]
-
-
-@pytest.fixture(scope="module")
-def outputs() -> str:
-    """All stored text outputs (streams, plain text and markdown), joined."""
-    parts = []
-    for cell in json.loads(NOTEBOOK.read_text(encoding="utf-8"))["cells"]:
-        for out in cell.get("outputs", []):
-            if "text" in out:
-                parts.append("".join(out["text"]))
-            for key in ("text/markdown", "text/plain"):
-                if key in out.get("data", {}):
-                    parts.append("".join(out["data"][key]))
-    return "\n".join(parts)
 
 
 def test_fine_tuning_beats_every_baseline_by_a_margin(results: dict) -> None:

@@ -13,8 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from sft_helpers.results import stored_full_run, stored_outputs_text
-
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK = ROOT / "notebooks" / "05_sft_ner.ipynb"
 
@@ -25,17 +23,6 @@ def _cells() -> list[dict]:
 
 def _text(value) -> str:
     return "".join(value) if isinstance(value, list) else value
-
-
-@pytest.fixture(scope="module")
-def results() -> dict:
-    return stored_full_run(NOTEBOOK)["results"]
-
-
-@pytest.fixture(scope="module")
-def outputs() -> str:
-    """All stored text outputs (streams, plain text and markdown), joined."""
-    return stored_outputs_text(NOTEBOOK)
 
 
 @pytest.fixture(scope="module")

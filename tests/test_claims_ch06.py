@@ -12,10 +12,6 @@ import math
 import re
 from pathlib import Path
 
-import pytest
-
-from sft_helpers.results import stored_full_run, stored_outputs_text
-
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK = ROOT / "notebooks" / "06_sft_in_practice.ipynb"
 
@@ -26,22 +22,6 @@ def _cells() -> list[dict]:
 
 def _text(value) -> str:
     return "".join(value) if isinstance(value, list) else value
-
-
-@pytest.fixture(scope="module")
-def run() -> dict:
-    return stored_full_run(NOTEBOOK)
-
-
-@pytest.fixture(scope="module")
-def results(run: dict) -> dict:
-    return run["results"]
-
-
-@pytest.fixture(scope="module")
-def outputs() -> str:
-    """All stored text outputs (streams, plain text and markdown), joined."""
-    return stored_outputs_text(NOTEBOOK)
 
 
 # ------------------------------------------------------------------------------ section 5: a random model that learns
