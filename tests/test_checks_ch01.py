@@ -10,6 +10,7 @@ from torch.nn import functional as F
 
 from sft_helpers import checks
 from sft_helpers.checks import ch01_embeddings as ch01
+from sft_helpers.checks import references
 from sft_helpers.checks.core import allow_reference
 
 
@@ -63,14 +64,14 @@ def one_hot_hard_coded(ids, weight):
 
 def test_reference_and_solution_pass() -> None:
     with allow_reference():
-        assert checks.check_one_hot_embedding(ch01._reference_one_hot_embedding).passed
+        assert checks.check_one_hot_embedding(references.one_hot_embedding).passed
     result = checks.check_one_hot_embedding(one_hot_solution)
     assert result.passed, str(result)
     assert checks.check_one_hot_embedding(lambda ids, weight: weight[ids]).passed
 
 
 def test_reference_handed_in_is_refused() -> None:
-    result = checks.check_one_hot_embedding(ch01._reference_one_hot_embedding)
+    result = checks.check_one_hot_embedding(references.one_hot_embedding)
     assert not result.passed and "reference" in result.message
 
 
@@ -185,7 +186,7 @@ WRONG_SINUSOIDS = {
 
 def test_sinusoidal_reference_and_solution_pass() -> None:
     with allow_reference():
-        assert checks.check_sinusoidal_positions(ch01._reference_sinusoidal_positions).passed
+        assert checks.check_sinusoidal_positions(references.sinusoidal_positions).passed
     for _ in range(3):
         result = checks.check_sinusoidal_positions(sinusoidal_solution)
         assert result.passed, str(result)
@@ -208,7 +209,7 @@ def test_sinusoidal_wrong_versions_fail_with_advice(name) -> None:
 
 def test_reference_matches_the_paper_formula_entry_by_entry() -> None:
     seq_len, d_model = 9, 7
-    pe = ch01._reference_sinusoidal_positions(seq_len, d_model)
+    pe = references.sinusoidal_positions(seq_len, d_model)
     assert pe.shape == (seq_len, d_model) and pe.dtype == torch.float32
     for pos in range(seq_len):
         for j in range(d_model):

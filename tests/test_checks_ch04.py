@@ -8,6 +8,7 @@ import torch
 
 from sft_helpers import checks
 from sft_helpers.checks import ch04_classification as ch04
+from sft_helpers.checks import references
 
 
 # ----------------------------------------------------------------------------- collate
@@ -22,7 +23,7 @@ def good_collate(examples, pad_id):
 
 
 def collate_left(examples, pad_id):
-    return ch04.reference_collate(examples, pad_id, left=True)
+    return references.collate(examples, pad_id, left=True)
 
 
 def collate_inverted_mask(examples, pad_id):
@@ -97,7 +98,7 @@ def good_step(model, batch, optimizer, scheduler, max_grad_norm):
 
 def step_returns_tensor(model, batch, optimizer, scheduler, max_grad_norm):
     loss = model(**batch).loss
-    ch04.reference_training_step(model, batch, optimizer, scheduler, max_grad_norm)
+    references.training_step(model, batch, optimizer, scheduler, max_grad_norm)
     return loss.detach()
 
 
@@ -106,7 +107,7 @@ def step_stub(model, batch, optimizer, scheduler, max_grad_norm):
 
 
 def test_training_step_reference_passes() -> None:
-    for fn in (ch04.reference_training_step, good_step):
+    for fn in (references.training_step, good_step):
         result = checks.check_training_step(fn)
         assert result.passed, result
 

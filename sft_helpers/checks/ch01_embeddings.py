@@ -1,7 +1,7 @@
 """Exercise checks for chapter 1 (embeddings): the one-hot lookup and sinusoidal position encodings.
 
 Each check calls the learner's function on fresh random sizes and ids (never the notebook's
-example), compares with the reference below, and names the likely mistake when the answer
+example), compares with the reference in ``sft_helpers.checks.references``, and names the likely mistake when the answer
 matches a known wrong variant.
 """
 
@@ -12,6 +12,7 @@ import math
 import torch
 from torch.nn import functional as F
 
+from sft_helpers.checks import references as _ref
 from sft_helpers.checks.core import (
     CheckResult,
     LearnerError,
@@ -25,36 +26,6 @@ from sft_helpers.checks.core import (
 )
 
 __all__ = ["check_one_hot_embedding", "check_sinusoidal_positions"]
-
-
-# ----------------------------------------------------------------------------------------------
-# References (what a correct answer computes)
-# ----------------------------------------------------------------------------------------------
-def _reference_one_hot_embedding(ids: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-    """``one_hot(ids) @ weight``: ids of any shape (...), weight (vocab, dim) -> (..., dim)."""
-    one_hot = F.one_hot(ids, num_classes=weight.shape[0]).to(weight.dtype)  # (..., vocab)
-    return one_hot @ weight  # (..., dim)
-
-
-def _sinusoid_table(
-    seq_len: int, d_model: int, base: float = 10000.0, first_position: int = 0, cos_first: bool = False
-) -> torch.Tensor:
-    """Interleaved sin/cos table (seq_len, d_model) in float64; the options build the wrong variants."""
-    position = torch.arange(first_position, first_position + seq_len, dtype=torch.float64)[
-        :, None
-    ]  # (seq, 1)
-    pair = torch.arange(0, d_model, 2, dtype=torch.float64)  # (ceil(d/2),) the 2i of each sin/cos pair
-    angle = position / base ** (pair / d_model)  # (seq, ceil(d/2))
-    first, second = (torch.cos, torch.sin) if cos_first else (torch.sin, torch.cos)
-    table = torch.zeros(seq_len, d_model, dtype=torch.float64)
-    table[:, 0::2] = first(angle)
-    table[:, 1::2] = second(angle[:, : d_model // 2])
-    return table
-
-
-def _reference_sinusoidal_positions(seq_len: int, d_model: int) -> torch.Tensor:
-    """PE[pos, 2i] = sin(pos / 10000^(2i/d)), PE[pos, 2i+1] = cos(same): (seq_len, d_model) float32."""
-    return _sinusoid_table(seq_len, d_model).to(torch.float32)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -106,7 +77,7 @@ def _one_hot_mistakes(ids: torch.Tensor, weight: torch.Tensor) -> dict[str, obje
     }
 
 
-@check("one-hot embedding lookup", references=[_reference_one_hot_embedding])
+@check("one-hot embedding lookup", references=[_ref.one_hot_embedding])
 def check_one_hot_embedding(one_hot_embedding) -> CheckResult:
     """``one_hot_embedding(ids, weight)`` must equal ``weight[ids]`` for ids of any shape and any float dtype."""
     cases = _one_hot_cases(fresh_generator())
@@ -145,10 +116,10 @@ def _sinusoidal_mistakes(seq_len: int, d_model: int) -> dict[str, object]:
     """Advice -> what that mistake returns (computed lazily by ``diagnose``)."""
 
     def variant(**options) -> torch.Tensor:
-        return _sinusoid_table(seq_len, d_model, **options).to(torch.float32)
+        return _ref.sinusoid_table(seq_len, d_model, **options).to(torch.float32)
 
     def concatenated() -> torch.Tensor:  # all sines, then all cosines (tensor2tensor's layout)
-        table = _sinusoid_table(seq_len, d_model)
+        table = _ref.sinusoid_table(seq_len, d_model)
         return torch.cat([table[:, 0::2], table[:, 1::2]], dim=1).to(torch.float32)
 
     def column_index_exponent() -> torch.Tensor:  # 10000^(j/d) with the column j instead of 2i
@@ -179,7 +150,7 @@ def _first_rows(mistake: object, rows: int) -> object:
     return lambda: (mistake() if callable(mistake) else mistake)[:rows]
 
 
-@check("sinusoidal position encodings", references=[_reference_sinusoidal_positions])
+@check("sinusoidal position encodings", references=[_ref.sinusoidal_positions])
 def check_sinusoidal_positions(sinusoidal_positions) -> CheckResult:
     """``sinusoidal_positions(seq_len, d_model)`` -> (seq_len, d_model) float32, interleaved sin/cos, base 10000."""
     gen = fresh_generator()
@@ -204,7 +175,7 @@ def check_sinusoidal_positions(sinusoidal_positions) -> CheckResult:
             if d_model % 2 and "not implemented" not in error.result.message:
                 error.result.hint = odd_hint
             raise
-        expected = _reference_sinusoidal_positions(seq_len, d_model)  # (seq_len, d_model)
+        expected = _ref.sinusoidal_positions(seq_len, d_model)  # (seq_len, d_model)
         mistakes = _sinusoidal_mistakes(seq_len, d_model)
         hint = diagnose(got, mistakes, atol=1e-4)
         if not hint and isinstance(got, torch.Tensor) and got.shape == expected.shape:

@@ -14,9 +14,8 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 
-from sft_helpers import attention
+from sft_helpers.checks import references as _ref
 from sft_helpers.checks.core import (
     CheckFailed,
     LearnerError,
@@ -59,12 +58,8 @@ def _sdpa_cases(gen: torch.Generator) -> list[tuple[str, torch.Tensor, torch.Ten
     lengths = torch.randint(2, sk, (b,), generator=gen)
     lengths[0] = sk  # one sentence without padding
     am = (torch.arange(sk)[None, :] < lengths[:, None]).long()
-    cases.append(
-        ("padding", rand(b, h, sq, d), rand(b, h, sk, d), rand(b, h, sk, dv), attention.padding_mask(am))
-    )
-    cases.append(
-        ("causal", rand(b, h, sk, d), rand(b, h, sk, d), rand(b, h, sk, dv), attention.causal_mask(sk))
-    )
+    cases.append(("padding", rand(b, h, sq, d), rand(b, h, sk, d), rand(b, h, sk, dv), _ref.padding_mask(am)))
+    cases.append(("causal", rand(b, h, sk, d), rand(b, h, sk, d), rand(b, h, sk, dv), _ref.causal_mask(sk)))
     full = torch.rand(b, 1, sq, sk, generator=gen) > 0.3
     full[0, 0, 1] = False  # query 1 of sentence 0 may attend to nothing
     full[-1, 0, 0] = False
@@ -135,14 +130,14 @@ def _mistakes(
     return variants
 
 
-@check("scaled dot-product attention", references=[attention.scaled_dot_product_attention])
+@check("scaled dot-product attention", references=[_ref.scaled_dot_product_attention])
 def check_scaled_dot_product_attention(fn: Callable[..., Any]) -> Any:
     """Check ``fn(q, k, v, mask=None) -> (output, weights)`` on 5 fresh cases, masks included."""
     gen = fresh_generator()
     cases = _sdpa_cases(gen)
     for label, q, k, v, mask in cases:
         where = _describe_case(q, k, mask, label)
-        expected_out, expected_w = attention.scaled_dot_product_attention(q, k, v, mask)
+        expected_out, expected_w = _ref.scaled_dot_product_attention(q, k, v, mask)
         got = call_learner(fn, q, k, v) if mask is None else call_learner(fn, q, k, v, mask)
         fail_if(
             compare_types(got, (tuple, list), name="return value"),
@@ -216,13 +211,13 @@ def _merge_mistakes(x: torch.Tensor) -> dict[str, torch.Tensor]:
     }
 
 
-@check("split heads", references=[attention.split_heads])
+@check("split heads", references=[_ref.split_heads])
 def check_split_heads(fn: Callable[..., Any]) -> Any:
     """Check ``fn(x, n_heads)``: (batch, seq, d_model) -> (batch, n_heads, seq, d_head)."""
     gen = fresh_generator()
     for batch, seq, heads, d_head in _head_cases(gen):
         x = torch.randn(batch, seq, heads * d_head, generator=gen)
-        expected = attention.split_heads(x, heads)
+        expected = _ref.split_heads(x, heads)
         got = call_learner(fn, x, heads)
         message = compare_tensors(got, expected, name="output", atol=0, rtol=0)
         if message:
@@ -231,13 +226,13 @@ def check_split_heads(fn: Callable[..., Any]) -> Any:
     return passed("split_heads matches on 4 shapes: head h holds features h*d_head to (h+1)*d_head - 1")
 
 
-@check("merge heads", references=[attention.merge_heads])
+@check("merge heads", references=[_ref.merge_heads])
 def check_merge_heads(fn: Callable[..., Any]) -> Any:
     """Check ``fn(x)``: (batch, n_heads, seq, d_head) -> (batch, seq, n_heads * d_head), split_heads' inverse."""
     gen = fresh_generator()
     for batch, seq, heads, d_head in _head_cases(gen):
         x = torch.randn(batch, heads, seq, d_head, generator=gen)
-        expected = attention.merge_heads(x)
+        expected = _ref.merge_heads(x)
         try:
             got = call_learner(fn, x)
         except LearnerError as error:
@@ -264,7 +259,7 @@ def _random_torch_mha(
     d_model: int, n_heads: int, gen: torch.Generator, dtype: torch.dtype
 ) -> nn.MultiheadAttention:
     """``nn.MultiheadAttention`` with fresh random weights and biases (not torch's zero biases)."""
-    mha = nn.MultiheadAttention(d_model, n_heads, batch_first=True, dtype=dtype).eval()
+    mha = _ref.TorchMultiheadAttention(d_model, n_heads, batch_first=True, dtype=dtype).eval()
     with torch.no_grad():
         for p in mha.parameters():
             p.copy_(torch.randn(p.shape, generator=gen, dtype=dtype) / math.sqrt(d_model))
@@ -282,7 +277,7 @@ def _copy_torch_weights(layer: nn.Module, mha: nn.MultiheadAttention) -> None:
         layer.out_proj.bias.copy_(mha.out_proj.bias)
 
 
-def _mhsa_mistakes(ref: attention.MultiHeadSelfAttention, x: torch.Tensor, mask: torch.Tensor | None) -> dict:
+def _mhsa_mistakes(ref: _ref.MultiHeadSelfAttention, x: torch.Tensor, mask: torch.Tensor | None) -> dict:
     """What the usual slips produce, computed from the reference's weights (lazily)."""
     heads = ref.n_heads
 
@@ -296,14 +291,12 @@ def _mhsa_mistakes(ref: attention.MultiHeadSelfAttention, x: torch.Tensor, mask:
     ) -> torch.Tensor:
         k_proj = ref.v_proj if swap_kv else (ref.q_proj if q_for_all else ref.k_proj)
         v_proj = ref.k_proj if swap_kv else (ref.q_proj if q_for_all else ref.v_proj)
-        q = attention.split_heads(ref.q_proj(x), heads_)
-        k = attention.split_heads(k_proj(x), heads_)
-        v = attention.split_heads(v_proj(x), heads_)
+        q = _ref.split_heads(ref.q_proj(x), heads_)
+        k = _ref.split_heads(k_proj(x), heads_)
+        v = _ref.split_heads(v_proj(x), heads_)
         if scale_model:  # scores scaled by sqrt(d_model) instead of sqrt(d_head)
             q = q * math.sqrt(ref.d_head) / math.sqrt(ref.d_model)
-        merged = attention.merge_heads(
-            attention.scaled_dot_product_attention(q, k, v, mask if use_mask else None)[0]
-        )
+        merged = _ref.merge_heads(_ref.scaled_dot_product_attention(q, k, v, mask if use_mask else None)[0])
         return ref.out_proj(merged) if out else merged
 
     variants = {
@@ -332,7 +325,7 @@ def _learner_forward(layer: nn.Module, x: torch.Tensor, mask: torch.Tensor | Non
 
 @check(
     "multi-head self-attention",
-    references=[attention.MultiHeadSelfAttention, nn.MultiheadAttention, F.multi_head_attention_forward],
+    references=[_ref.MultiHeadSelfAttention, _ref.TorchMultiheadAttention, _ref.multi_head_attention_forward],
 )
 def check_multi_head_self_attention(cls: Callable[..., Any]) -> Any:
     """``cls(d_model, n_heads)`` with ``q_proj``/``k_proj``/``v_proj``/``out_proj``; same as ``nn.MultiheadAttention``.
@@ -378,15 +371,15 @@ def check_multi_head_self_attention(cls: Callable[..., Any]) -> Any:
             layer = layer.to(dtype)
             mha = _random_torch_mha(d_model, n_heads, gen, dtype)
             _copy_torch_weights(layer, mha)
-            ref = attention.MultiHeadSelfAttention.from_torch_multihead_attention(mha).eval()
+            ref = _ref.MultiHeadSelfAttention.from_torch_multihead_attention(mha).eval()
             batch, seq = 3, int(torch.randint(5, 9, (1,), generator=gen))
             x = torch.randn(batch, seq, d_model, generator=gen, dtype=dtype)
             lengths = torch.tensor([seq, seq - 2, 2])
             am = (torch.arange(seq)[None, :] < lengths[:, None]).long()
             cases = [
                 ("no mask", None, {}),
-                ("a padding mask", attention.padding_mask(am), {"key_padding_mask": ~am.bool()}),
-                ("a causal mask", attention.causal_mask(seq), {"attn_mask": ~attention.causal_mask(seq)}),
+                ("a padding mask", _ref.padding_mask(am), {"key_padding_mask": ~am.bool()}),
+                ("a causal mask", _ref.causal_mask(seq), {"attn_mask": ~_ref.causal_mask(seq)}),
             ]
             for label, mask, torch_kwargs in cases:
                 where = f"{where_layer} on x of shape {tuple(x.shape)} ({dtype}) with {label}"
@@ -420,7 +413,7 @@ def check_multi_head_self_attention(cls: Callable[..., Any]) -> Any:
                     "softmax weights of the attention call, not averaged over heads",
                 )
             # a sentence that is all padding: zero attention output, so out_proj's bias, never NaN
-            empty = attention.padding_mask(torch.tensor([[1] * seq, [0] * seq]))
+            empty = _ref.padding_mask(torch.tensor([[1] * seq, [0] * seq]))
             x2 = x[:2]
             with torch.no_grad():
                 got = _learner_forward(layer, x2, empty)

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from sft_helpers import attention, blocks
+from sft_helpers.checks import references as _ref
 from sft_helpers.checks.core import (
     CheckFailed,
     LearnerError,
@@ -81,13 +81,13 @@ def _layer_norm_mistakes(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor, eps:
     }
 
 
-@check("layer norm", references=[blocks.layer_norm, F.layer_norm])
+@check("layer norm", references=[_ref.layer_norm, _ref.torch_layer_norm])
 def check_layer_norm(fn: Callable[..., Any]) -> Any:
     """Check ``fn(x, weight, bias, eps)`` against ``F.layer_norm`` on 4 fresh cases."""
     gen = fresh_generator()
     cases = _layer_norm_cases(gen)
     for text, x, w, b, eps in cases:
-        expected = F.layer_norm(x, x.shape[-1:], w, b, eps)
+        expected = _ref.torch_layer_norm(x, x.shape[-1:], w, b, eps)
         got = call_learner(fn, x, w, b, eps)
         message = compare_tensors(got, expected, name="output", atol=1e-5, rtol=1e-4)
         if message:
@@ -133,13 +133,13 @@ def _ffn_mistakes(
     }
 
 
-@check("feed-forward network", references=[blocks.feed_forward, blocks.FeedForward])
+@check("feed-forward network", references=[_ref.feed_forward, _ref.FeedForward])
 def check_feed_forward(fn: Callable[..., Any]) -> Any:
     """Check ``fn(x, w1, b1, w2, b2)`` = ``gelu(x W1^T + b1) W2^T + b2`` on 3 fresh shapes."""
     gen = fresh_generator()
     cases = _ffn_cases(gen)
     for x, w1, b1, w2, b2 in cases:
-        expected = blocks.feed_forward(x, w1, b1, w2, b2)
+        expected = _ref.feed_forward(x, w1, b1, w2, b2)
         try:
             got = call_learner(fn, x, w1, b1, w2, b2)
         except LearnerError as error:
@@ -174,9 +174,9 @@ def _random_reference_layer(
     dropout: float,
     eps: float,
     dtype: torch.dtype,
-) -> blocks.EncoderLayer:
+) -> _ref.EncoderLayer:
     """A post-LN ``EncoderLayer`` with fresh weights; the two LayerNorms get different scales and shifts."""
-    ref = blocks.EncoderLayer(d_model, n_heads, d_ff, dropout=dropout, norm_first=False, layer_norm_eps=eps)
+    ref = _ref.EncoderLayer(d_model, n_heads, d_ff, dropout=dropout, norm_first=False, layer_norm_eps=eps)
     with torch.no_grad():
         for p in ref.parameters():
             p.copy_(torch.randn(p.shape, generator=gen) / max(p.shape[-1], 1) ** 0.5)
@@ -186,7 +186,7 @@ def _random_reference_layer(
     return ref.to(dtype)
 
 
-def _encoder_layer_mistakes(ref: blocks.EncoderLayer, x: torch.Tensor, mask: torch.Tensor | None) -> dict:
+def _encoder_layer_mistakes(ref: _ref.EncoderLayer, x: torch.Tensor, mask: torch.Tensor | None) -> dict:
     """What common wrong assemblies of the post-LN block compute (evaluation mode, no dropout)."""
     attn, ffn, n1, n2 = ref.attention, ref.ffn, ref.norm1, ref.norm2
 
@@ -231,8 +231,8 @@ def _encoder_layer_mistakes(ref: blocks.EncoderLayer, x: torch.Tensor, mask: tor
 def _hf_bert_layer(gen: torch.Generator, d_model: int, n_heads: int, d_ff: int) -> nn.Module:
     """A transformers ``BertLayer`` with fresh weights (no dropout), or None when transformers is missing."""
     try:
-        from transformers import BertConfig
-        from transformers.models.bert.modeling_bert import BertLayer
+        BertConfig = _ref.third_party("transformers.BertConfig")  # noqa: N806
+        BertLayer = _ref.third_party("transformers.models.bert.modeling_bert.BertLayer")  # noqa: N806
     except ImportError:  # pragma: no cover - transformers is a dependency of the course
         return None
     config = BertConfig(
@@ -255,7 +255,7 @@ def _hf_bert_layer(gen: torch.Generator, d_model: int, n_heads: int, d_ff: int) 
 
 def _build_learner_layer(
     layer_class: Any,
-    ref: blocks.EncoderLayer,
+    ref: _ref.EncoderLayer,
     d_model: int,
     n_heads: int,
     d_ff: int,
@@ -281,7 +281,7 @@ def _build_learner_layer(
     return layer.to(ref.norm1.weight.dtype)
 
 
-@check("post-LN encoder layer", references=[blocks.EncoderLayer, nn.TransformerEncoderLayer])
+@check("post-LN encoder layer", references=[_ref.EncoderLayer, _ref.TorchTransformerEncoderLayer])
 def check_encoder_layer(layer_class: Any) -> Any:
     """Check a post-LN encoder layer class against ``blocks.EncoderLayer`` and transformers' ``BertLayer``.
 
@@ -299,7 +299,7 @@ def check_encoder_layer(layer_class: Any) -> Any:
     am = (torch.arange(6)[None, :] < lengths[:, None]).long()  # (3, 6) with padding
     real = am.bool()
     cases = [
-        ("float32 with a padding mask", torch.float32, attention.padding_mask(am)),
+        ("float32 with a padding mask", torch.float32, _ref.padding_mask(am)),
         ("float64 without a mask", torch.float64, None),
     ]
     for text, dtype, mask in cases:
@@ -332,7 +332,7 @@ def check_encoder_layer(layer_class: Any) -> Any:
     ref = _random_reference_layer(gen, d_model, n_heads, d_ff, 0.3, eps, torch.float32).train()
     layer = _build_learner_layer(layer_class, ref, d_model, n_heads, d_ff, 0.3, eps).train()
     x = torch.randn(3, 6, d_model, generator=gen)
-    mask = attention.padding_mask(am)
+    mask = _ref.padding_mask(am)
     seed = int(torch.randint(0, 2**31 - 1, (1,), generator=gen))
     with torch.no_grad():
         torch.manual_seed(seed)
@@ -360,7 +360,7 @@ def check_encoder_layer(layer_class: Any) -> Any:
     # a real BERT layer from transformers, its weights copied in
     hf = _hf_bert_layer(gen, d_model, n_heads, d_ff)
     if hf is not None:
-        ours = blocks.EncoderLayer.from_hf_bert_layer(hf).eval()
+        ours = _ref.EncoderLayer.from_hf_bert_layer(hf).eval()
         layer = _build_learner_layer(
             layer_class, ours, d_model, n_heads, d_ff, 0.0, hf.output.LayerNorm.eps
         ).eval()
@@ -369,7 +369,7 @@ def check_encoder_layer(layer_class: Any) -> Any:
         with torch.no_grad():
             theirs = hf(x, attention_mask=additive)
             theirs = theirs[0] if isinstance(theirs, tuple) else theirs
-            got = call_learner(layer, x, attention.padding_mask(am))
+            got = call_learner(layer, x, _ref.padding_mask(am))
         message = compare_tensors(got[real], theirs[real], name="output", atol=1e-5, rtol=1e-4)
         if message:
             raise CheckFailed(

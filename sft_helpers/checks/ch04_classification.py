@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 
+from sft_helpers.checks import references as _ref
 from sft_helpers.checks.core import (
     call_learner,
     check,
@@ -25,7 +26,6 @@ from sft_helpers.checks.core import (
     fresh_seed,
     passed,
 )
-from sft_helpers.teaching_loop import training_step
 
 __all__ = ["check_collate", "check_training_step", "check_macro_f1"]
 
@@ -33,24 +33,6 @@ __all__ = ["check_collate", "check_training_step", "check_macro_f1"]
 # ----------------------------------------------------------------------------------------------
 # collate with dynamic padding
 # ----------------------------------------------------------------------------------------------
-def reference_collate(
-    examples: list[dict[str, Any]], pad_id: int, left: bool = False
-) -> dict[str, torch.Tensor]:
-    """Pad every ``input_ids`` to the longest in the batch (right side), mask 1 on real tokens."""
-    width = max(len(e["input_ids"]) for e in examples)
-    ids, mask = [], []
-    for e in examples:
-        pad = width - len(e["input_ids"])
-        real = list(e["input_ids"])
-        ids.append([pad_id] * pad + real if left else real + [pad_id] * pad)
-        mask.append([0] * pad + [1] * len(real) if left else [1] * len(real) + [0] * pad)
-    return {
-        "input_ids": torch.tensor(ids, dtype=torch.long),
-        "attention_mask": torch.tensor(mask, dtype=torch.long),
-        "labels": torch.tensor([e["label"] for e in examples], dtype=torch.long),
-    }
-
-
 def _random_batch(rng: random.Random, equal: bool = False) -> list[dict[str, Any]]:
     size = rng.randint(2, 6)
     lengths = [rng.randint(2, 12)] * size if equal else [rng.randint(1, 12) for _ in range(size)]
@@ -63,12 +45,12 @@ def _random_batch(rng: random.Random, equal: bool = False) -> list[dict[str, Any
 
 
 def _collate_mistakes(examples: list[dict[str, Any]], pad_id: int) -> dict[str, Any]:
-    good = reference_collate(examples, pad_id)
+    good = _ref.collate(examples, pad_id)
     inverted = dict(good, attention_mask=1 - good["attention_mask"])
     zero_pad = dict(good, input_ids=torch.where(good["attention_mask"] == 1, good["input_ids"], 0))
     return {
         "pad on the right (real tokens first, then pad_id): BERT's position embeddings expect the text at "
-        "position 0": reference_collate(examples, pad_id, left=True),
+        "position 0": _ref.collate(examples, pad_id, left=True),
         "the attention mask is 1 on real tokens and 0 on padding; yours is inverted": inverted,
         "pad with the pad_id argument, not with 0 (tokenizers differ: GPT-2 has no 0 pad)": zero_pad,
     }
@@ -81,7 +63,7 @@ def check_collate(fn: Any) -> Any:
     cases = [_random_batch(rng) for _ in range(8)] + [_random_batch(rng, equal=True)]
     for examples in cases:
         pad_id = rng.choice([0, 1, 3, 100])
-        expected = reference_collate(examples, pad_id)
+        expected = _ref.collate(examples, pad_id)
         got = call_learner(fn, [dict(e) for e in examples], pad_id)
         lengths = [len(e["input_ids"]) for e in examples]
         where = f"for a batch with lengths {lengths} and pad_id={pad_id}"
@@ -126,17 +108,6 @@ class TinyClassifier(torch.nn.Module):
         logits = self.head(pooled)
         loss = torch.nn.functional.cross_entropy(logits, labels) if labels is not None else None
         return SequenceClassifierOutput(loss=loss, logits=logits)
-
-
-def reference_training_step(
-    model: torch.nn.Module,
-    batch: dict[str, torch.Tensor],
-    optimizer: Any,
-    scheduler: Any,
-    max_grad_norm: float,
-) -> float:
-    """forward -> loss -> backward -> clip -> optimizer step -> scheduler step -> zero_grad."""
-    return training_step(model, batch, optimizer, scheduler, max_grad_norm)
 
 
 def _no_zero_grad(model, batch, optimizer, scheduler, max_grad_norm):  # type: ignore[no-untyped-def]
@@ -220,7 +191,7 @@ def _random_batches(rng: random.Random, n: int) -> list[dict[str, torch.Tensor]]
             {"input_ids": [rng.randrange(1, 60) for _ in range(rng.randint(2, 7))], "label": rng.randrange(3)}
             for _ in range(rng.randint(3, 6))
         ]
-        batches.append(reference_collate(examples, pad_id=0))
+        batches.append(_ref.collate(examples, pad_id=0))
     return batches
 
 
@@ -232,7 +203,7 @@ def check_training_step(fn: Any) -> Any:
     batches = _random_batches(rng, 3)
     norm = 0.05  # small: clipping is active on every step
     expected_losses, expected_model, expected_scheduler = _steps_with(
-        reference_training_step, _setup(seed % 2**31), batches, norm
+        _ref.training_step, _setup(seed % 2**31), batches, norm
     )
 
     def learner_steps(batches):  # type: ignore[no-untyped-def]
@@ -333,8 +304,7 @@ def _f1_mistakes(y_true: list[int], y_pred: list[int]) -> dict[str, Any]:
 )
 def check_macro_f1(fn: Any) -> Any:
     """``fn(y_true, y_pred) -> float``: the unweighted mean of per-class F1 over classes seen in either list."""
-    from sklearn.metrics import f1_score
-
+    f1_score = _ref.third_party("sklearn.metrics.f1_score")
     rng = random.Random(fresh_seed())
     cases = [([0, 0, 0, 0, 1], [0, 0, 0, 0, 0])]  # one class never predicted: its F1 is 0
     cases.append(([0, 1, 1, 2], [0, 1, 2, 3]))  # class 3 only predicted

@@ -12,6 +12,7 @@ import random
 import warnings
 from typing import Any
 
+from sft_helpers.checks import references as _ref
 from sft_helpers.checks.core import (
     call_learner,
     check,
@@ -22,13 +23,11 @@ from sft_helpers.checks.core import (
     fresh_seed,
     passed,
 )
-from sft_helpers.spans import decode_iob2
-from sft_helpers.tokenization import IGNORE_INDEX, align_labels, b_to_i_map
 
 __all__ = ["check_align_labels", "check_decode_iob2", "check_entity_f1"]
 
 LABELS = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"]
-B_TO_I = b_to_i_map(LABELS)
+B_TO_I = _ref.b_to_i_map(LABELS)
 TYPES = ["PER", "ORG", "LOC", "MISC"]
 
 
@@ -54,10 +53,12 @@ def _random_encoding(rng: random.Random) -> tuple[list[int | None], list[int]]:
 
 def _wrong_alignments(word_ids: list[int | None], labels: list[int], every: bool) -> dict[str, Any]:
     """What common mistakes produce on this input, with the advice each deserves."""
-    copy_all = [IGNORE_INDEX if w is None else labels[w] for w in word_ids]
-    no_mask = [0 if w is None else x for w, x in zip(word_ids, align_labels(word_ids, labels, every, B_TO_I))]
+    copy_all = [_ref.IGNORE_INDEX if w is None else labels[w] for w in word_ids]
+    no_mask = [
+        0 if w is None else x for w, x in zip(word_ids, _ref.align_labels(word_ids, labels, every, B_TO_I))
+    ]
     last_piece = [
-        IGNORE_INDEX if w is None or (i + 1 < len(word_ids) and word_ids[i + 1] == w) else labels[w]
+        _ref.IGNORE_INDEX if w is None or (i + 1 < len(word_ids) and word_ids[i + 1] == w) else labels[w]
         for i, w in enumerate(word_ids)
     ]
     variants = {
@@ -67,17 +68,17 @@ def _wrong_alignments(word_ids: list[int | None], labels: list[int], every: bool
     if every:
         variants["continuation subwords of a B-X word must get I-X (use b_to_i), not B-X again"] = copy_all
         variants["with label_all_subwords=True every subword of a word gets a label, not only the first"] = (
-            align_labels(word_ids, labels)
+            _ref.align_labels(word_ids, labels)
         )
     else:
         variants["by default only the first subword gets the label; the others get -100"] = copy_all
-        variants["by default continuation subwords get -100, not the I- label"] = align_labels(
+        variants["by default continuation subwords get -100, not the I- label"] = _ref.align_labels(
             word_ids, labels, True, B_TO_I
         )
     return variants
 
 
-@check("align_labels", references=["sft_helpers.tokenization.align_labels"])
+@check("align_labels", references=[_ref.align_labels])
 def check_align_labels(fn: Any) -> Any:
     """``fn(word_ids, word_labels, label_all_subwords=False, b_to_i=None) -> list[int]``."""
     rng = random.Random(fresh_seed())
@@ -85,7 +86,7 @@ def check_align_labels(fn: Any) -> Any:
     cases = [example] + [_random_encoding(rng) for _ in range(20)]
     for word_ids, labels in cases:
         for every in (False, True):
-            expected = align_labels(word_ids, labels, every, B_TO_I)
+            expected = _ref.align_labels(word_ids, labels, every, B_TO_I)
             got = call_learner(fn, list(word_ids), list(labels), every, dict(B_TO_I))
             where = f"for word_ids={word_ids}, word_labels={labels}, label_all_subwords={every}"
             fail_if(compare_types(got, (list, tuple), name="return value"))
@@ -123,7 +124,7 @@ def _random_tags(rng: random.Random, n: int, stray: float = 0.15) -> list[str]:
 
 
 def _decode_inclusive(tags: list[str]) -> list[tuple[str, int, int]]:
-    return [(k, s, e - 1) for k, s, e in decode_iob2(tags)]
+    return [(k, s, e - 1) for k, s, e in _ref.decode_iob2(tags)]
 
 
 def _decode_dropping_stray(tags: list[str]) -> list[tuple[str, int, int]]:
@@ -164,7 +165,7 @@ def _decode_merging_b(tags: list[str]) -> list[tuple[str, int, int]]:
     return out
 
 
-@check("decode_iob2", references=["sft_helpers.spans.decode_iob2", "sft_helpers.spans.repair_iob2"])
+@check("decode_iob2", references=[_ref.decode_iob2, _ref.repair_iob2])
 def check_decode_iob2(fn: Any) -> Any:
     """``fn(tags) -> list of (type, start, end)`` with ``end`` exclusive and stray I- repaired."""
     rng = random.Random(fresh_seed())
@@ -178,7 +179,7 @@ def check_decode_iob2(fn: Any) -> Any:
     ]
     cases = fixed + [_random_tags(rng, rng.randint(1, 14)) for _ in range(40)]
     for tags in cases:
-        expected = decode_iob2(tags)
+        expected = _ref.decode_iob2(tags)
         got = call_learner(fn, list(tags))
         fail_if(compare_types(got, (list, tuple), name="return value"))
         got_list = [tuple(x) if isinstance(x, (list, tuple)) else x for x in got]
@@ -241,30 +242,28 @@ def _token_accuracy(true: list[list[str]], pred: list[list[str]]) -> float:
 
 
 def _macro_f1(true: list[list[str]], pred: list[list[str]]) -> float:
-    from seqeval.metrics import f1_score
-
+    f1_score = _ref.third_party("seqeval.metrics.f1_score")
     return float(f1_score(true, pred, average="macro", zero_division=0))
 
 
 def _untyped_f1(true: list[list[str]], pred: list[list[str]]) -> float:
     """Spans compared without their types."""
-    t = {(i, s, e) for i, ts in enumerate(true) for _, s, e in decode_iob2(ts)}
-    p = {(i, s, e) for i, ps in enumerate(pred) for _, s, e in decode_iob2(ps)}
+    t = {(i, s, e) for i, ts in enumerate(true) for _, s, e in _ref.decode_iob2(ts)}
+    p = {(i, s, e) for i, ps in enumerate(pred) for _, s, e in _ref.decode_iob2(ps)}
     tp = len(t & p)
     return 0.0 if tp == 0 else 2 * tp / (len(t) + len(p))
 
 
 def _pooled_f1(true: list[list[str]], pred: list[list[str]]) -> float:
     """Entities of all sentences pooled without their sentence index."""
-    t = {e for ts in true for e in decode_iob2(ts)}
-    p = {e for ps in pred for e in decode_iob2(ps)}
+    t = {e for ts in true for e in _ref.decode_iob2(ts)}
+    p = {e for ps in pred for e in _ref.decode_iob2(ps)}
     tp = len(t & p)
     return 0.0 if tp == 0 else 2 * tp / (len(t) + len(p))
 
 
 def _seqeval_f1(true: list[list[str]], pred: list[list[str]]) -> float:
-    from seqeval.metrics import f1_score
-
+    f1_score = _ref.third_party("seqeval.metrics.f1_score")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # seqeval warns when there are no predicted entities
         return float(f1_score(true, pred, zero_division=0))

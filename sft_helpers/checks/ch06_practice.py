@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from sft_helpers import experiments
+from sft_helpers.checks import references as _ref
 from sft_helpers.checks.core import (
     CheckFailed,
     call_learner,
@@ -78,7 +78,7 @@ def _as_int_list(got: Any, n: int, num_labels: int, where: str) -> list[int]:
     return [int(y) for y in got]
 
 
-@check("flip_labels (label noise)", references=[experiments.flip_labels])
+@check("flip_labels (label noise)", references=[_ref.flip_labels])
 def check_flip_labels(fn: Any) -> Any:
     """``fn(labels, fraction, seed, num_labels) -> list[int]`` with exactly fraction * n labels changed."""
     rng = random.Random(fresh_seed())
@@ -168,7 +168,7 @@ def _results_table(rng: np.random.Generator, with_warmup: bool) -> tuple[pd.Data
     if with_warmup:
         axes["warmup"] = ["none", "10%"]
     metric = "val_macro_f1" if with_warmup else "val_accuracy"
-    configs = experiments.grid(**axes)
+    configs = _ref.grid(**axes)
     k = len(configs)
     right, test_best, lucky, other_best, worst = (int(i) for i in rng.choice(k, size=5, replace=False))
     top = rng.uniform(0.72, 0.85)
@@ -201,13 +201,13 @@ def _results_table(rng: np.random.Generator, with_warmup: bool) -> tuple[pd.Data
     )
 
 
-@check("pick_best_config (choose on validation)", references=[experiments.pick_best_config])
+@check("pick_best_config (choose on validation)", references=[_ref.pick_best_config])
 def check_pick_best_config(fn: Any) -> Any:
     """``fn(results, config_columns, metric="val_accuracy") -> dict`` of the best mean-validation config."""
     rng = np.random.default_rng(fresh_seed())
     tables = [_results_table(rng, with_warmup=i % 2 == 1) for i in range(6)]
     for frame, columns, metric in tables:
-        expected = experiments.pick_best_config(frame, columns, metric)
+        expected = _ref.pick_best_config(frame, columns, metric)
         got = call_learner(fn, frame.copy(), list(columns), metric)
         where = f"(config columns {columns}, metric={metric!r}, {len(frame)} runs)"
         if isinstance(got, pd.Series):
@@ -250,24 +250,6 @@ def check_pick_best_config(fn: Any) -> Any:
 # ----------------------------------------------------------------------------------------------
 # LoRALinear
 # ----------------------------------------------------------------------------------------------
-def _peft_lora_layer(base: torch.nn.Linear, r: int, alpha: float) -> torch.nn.Module:
-    """peft's LoRA layer around a copy of ``base`` (dropout 0)."""
-    import copy
-
-    from peft import LoraConfig, get_peft_model
-
-    class Holder(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.lin = copy.deepcopy(base)
-
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            return self.lin(x)
-
-    config = LoraConfig(r=r, lora_alpha=alpha, target_modules=["lin"], lora_dropout=0.0)
-    return get_peft_model(Holder(), config)
-
-
 def _lora_parameters(layer: Any, base: torch.nn.Linear, r: int, where: str) -> tuple[Any, Any]:
     for name in ("lora_A", "lora_B"):
         fail_if(
@@ -354,7 +336,7 @@ def _check_lora_case(cls: Any, gen: torch.Generator, d_in: int, d_out: int, r: i
         "the adapter never learns. Only B starts at zero; A starts random (e.g. Kaiming uniform)",
     )
     # same weights as peft's layer -> same outputs
-    reference = _peft_lora_layer(base, r, alpha)
+    reference = _ref.peft_lora_layer(base, r, alpha)
     ref_layer = reference.base_model.model.lin
     with torch.no_grad():
         ref_layer.lora_A["default"].weight.copy_(torch.randn(r, d_in, generator=gen))
@@ -404,7 +386,7 @@ def _check_lora_case(cls: Any, gen: torch.Generator, d_in: int, d_out: int, r: i
 
 @check(
     "LoRALinear (LoRA by hand)",
-    references=["sft_helpers.experiments.LoRALinear", "peft.tuners.lora.layer.Linear"],
+    references=[_ref.LoRALinear, "peft.tuners.lora.layer.Linear"],
 )
 def check_lora_linear(cls: Any) -> Any:
     """``cls(base, r, alpha)``: frozen base + (alpha / r) * B A, B = 0 at the start; same as peft."""
@@ -436,9 +418,8 @@ def check_lora_linear(cls: Any) -> Any:
 def _tiny_bert_comparison(cls: Any, gen: torch.Generator) -> tuple[int, int, torch.Tensor, torch.Tensor]:
     import copy
 
-    from transformers import BertConfig, BertForSequenceClassification
-
-    from sft_helpers import experiments as ex
+    BertConfig = _ref.third_party("transformers.BertConfig")  # noqa: N806
+    BertForSequenceClassification = _ref.third_party("transformers.BertForSequenceClassification")  # noqa: N806
 
     config = BertConfig(
         vocab_size=50,
@@ -451,10 +432,10 @@ def _tiny_bert_comparison(cls: Any, gen: torch.Generator) -> tuple[int, int, tor
     )
     torch.manual_seed(int(torch.randint(0, 10**6, (1,), generator=gen)))
     model = BertForSequenceClassification(config).eval()
-    peft_model = ex.add_lora(copy.deepcopy(model), r=4, alpha=8, dropout=0.0).eval()
-    mine = call_learner(lambda m: ex.inject_lora(m, cls, r=4, alpha=8), copy.deepcopy(model)).eval()
-    count = ex.count_parameters(mine)["trainable"]
-    want = ex.count_parameters(peft_model)["trainable"]
+    peft_model = _ref.add_lora(copy.deepcopy(model), r=4, alpha=8, dropout=0.0).eval()
+    mine = call_learner(lambda m: _ref.inject_lora(m, cls, r=4, alpha=8), copy.deepcopy(model)).eval()
+    count = _ref.count_parameters(mine)["trainable"]
+    want = _ref.count_parameters(peft_model)["trainable"]
     with torch.no_grad():
         for name, module in peft_model.named_modules():
             if hasattr(module, "lora_A") and isinstance(module.lora_A, torch.nn.ModuleDict):

@@ -9,12 +9,12 @@ peft's own count on a model with the given layer shapes) and names the likely mi
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 
+from sft_helpers.checks import references as _ref
 from sft_helpers.checks.core import (
     call_learner,
     check,
@@ -27,7 +27,6 @@ from sft_helpers.checks.core import (
     fresh_seed,
     passed,
 )
-from sft_helpers.instructions import IGNORE_INDEX, mask_prompt_labels
 
 __all__ = [
     "check_label_mask",
@@ -67,32 +66,32 @@ def _wrong_masks(ids: torch.Tensor, lengths: torch.Tensor, mask: torch.Tensor) -
     pad = mask == 0
     return {
         "the mask is the wrong way round: -100 goes on the PROMPT tokens, the response keeps its ids": (
-            ids.masked_fill(~in_prompt | pad, IGNORE_INDEX)
+            ids.masked_fill(~in_prompt | pad, _ref.IGNORE_INDEX)
         ),
         "padding (attention_mask == 0) must get -100 too, or the model learns to predict pad tokens": (
-            ids.masked_fill(in_prompt, IGNORE_INDEX)
+            ids.masked_fill(in_prompt, _ref.IGNORE_INDEX)
         ),
         "find padding from attention_mask, not from input_ids == pad id: the pad id is <|im_end|>, "
         "which also ends each response and must stay a label": (
-            ids.masked_fill(in_prompt | (ids == PAD_ID), IGNORE_INDEX)
+            ids.masked_fill(in_prompt | (ids == PAD_ID), _ref.IGNORE_INDEX)
         ),
         "off by one: positions 0 .. prompt_length - 1 are the prompt (use pos < prompt_length)": (
-            ids.masked_fill((pos <= lengths[:, None]) | pad, IGNORE_INDEX)
+            ids.masked_fill((pos <= lengths[:, None]) | pad, _ref.IGNORE_INDEX)
         ),
         "off by one: the last prompt token is at prompt_length - 1, so it must be masked too": (
-            ids.masked_fill((pos < lengths[:, None] - 1) | pad, IGNORE_INDEX)
+            ids.masked_fill((pos < lengths[:, None] - 1) | pad, _ref.IGNORE_INDEX)
         ),
         "masking sets the label to -100; it does not zero the token id": ids.masked_fill(in_prompt | pad, 0),
     }
 
 
-@check("label mask for response-only training", references=[mask_prompt_labels])
+@check("label mask for response-only training", references=[_ref.mask_prompt_labels])
 def check_label_mask(fn: Any) -> Any:
     """``fn(input_ids, prompt_lengths, attention_mask) -> labels`` with -100 on prompt and padding."""
     gen = fresh_generator()
     for trial in range(12):
         ids, lengths, mask = _random_batch(gen)
-        expected = mask_prompt_labels(ids, lengths, mask)
+        expected = _ref.mask_prompt_labels(ids, lengths, mask)
         got = call_learner(fn, ids.clone(), lengths.clone(), mask.clone())
         fail_if(compare_types(got, torch.Tensor, name="labels"))
         if got.shape == expected.shape and got.dtype != expected.dtype and not got.is_floating_point():
@@ -108,28 +107,28 @@ def check_label_mask(fn: Any) -> Any:
     return passed("labels match on 12 random right-padded batches (pad id = end-of-turn id, as in SmolLM2)")
 
 
+# The chapter's notebook feeds later cells with these references (checks.learner_or_reference).
+reference_response_loss = _ref.response_loss
+reference_lora_parameter_count = _ref.lora_parameter_count
+lora_count_with_peft = _ref.lora_count_with_peft
+
+
 # ----------------------------------------------------------------------------------------------
 # response-only loss
 # ----------------------------------------------------------------------------------------------
-def reference_response_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """Mean cross-entropy of next-token predictions over positions whose label is not -100."""
-    vocab = logits.shape[-1]
-    return F.cross_entropy(
-        logits[:, :-1].reshape(-1, vocab).float(), labels[:, 1:].reshape(-1), ignore_index=IGNORE_INDEX
-    )
-
-
 def _wrong_losses(logits: torch.Tensor, labels: torch.Tensor) -> dict[str, Any]:
     vocab = logits.shape[-1]
     flat_logits, flat_labels = logits.reshape(-1, vocab), labels.reshape(-1)
     shifted_logits, shifted_labels = logits[:, :-1].reshape(-1, vocab), labels[:, 1:].reshape(-1)
-    keep = shifted_labels != IGNORE_INDEX
+    keep = shifted_labels != _ref.IGNORE_INDEX
     return {
         "shift: the logits at position t predict the token at t + 1, so compare logits[:, :-1] "
-        "with labels[:, 1:]": lambda: F.cross_entropy(flat_logits, flat_labels, ignore_index=IGNORE_INDEX),
+        "with labels[:, 1:]": lambda: F.cross_entropy(
+            flat_logits, flat_labels, ignore_index=_ref.IGNORE_INDEX
+        ),
         "shifted the wrong way: logits[:, :-1] go with labels[:, 1:], not logits[:, 1:] with labels[:, :-1]": (
             lambda: F.cross_entropy(
-                logits[:, 1:].reshape(-1, vocab), labels[:, :-1].reshape(-1), ignore_index=IGNORE_INDEX
+                logits[:, 1:].reshape(-1, vocab), labels[:, :-1].reshape(-1), ignore_index=_ref.IGNORE_INDEX
             )
         ),
         "average over the response tokens only (the -100 positions must not count in the mean)": lambda: (
@@ -137,21 +136,21 @@ def _wrong_losses(logits: torch.Tensor, labels: torch.Tensor) -> dict[str, Any]:
             / shifted_labels.numel()
         ),
         "the loss is the MEAN over response tokens, not their sum": lambda: F.cross_entropy(
-            shifted_logits, shifted_labels, ignore_index=IGNORE_INDEX, reduction="sum"
+            shifted_logits, shifted_labels, ignore_index=_ref.IGNORE_INDEX, reduction="sum"
         ),
     }
 
 
-@check("response-only next-token loss", references=[reference_response_loss])
+@check("response-only next-token loss", references=[_ref.response_loss])
 def check_response_loss(fn: Any) -> Any:
     """``fn(logits, labels) -> scalar``: the causal-LM loss over the non-(-100) labels."""
     gen = fresh_generator()
     for trial in range(8):
         ids, lengths, mask = _random_batch(gen)
-        labels = mask_prompt_labels(ids, lengths, mask)
+        labels = _ref.mask_prompt_labels(ids, lengths, mask)
         vocab = 500
         logits = torch.randn(*ids.shape, vocab, generator=gen) * 2  # (batch, seq, vocab)
-        expected = reference_response_loss(logits, labels)
+        expected = _ref.response_loss(logits, labels)
         got = call_learner(fn, logits.clone(), labels.clone())
         if isinstance(got, float | int) and not isinstance(got, bool):
             got = torch.tensor(float(got))
@@ -174,32 +173,7 @@ def check_response_loss(fn: Any) -> Any:
 # ----------------------------------------------------------------------------------------------
 # LoRA parameter count
 # ----------------------------------------------------------------------------------------------
-def reference_lora_parameter_count(shapes: Sequence[tuple[int, int]], rank: int) -> int:
-    """LoRA's trainable parameters on bias-free Linear weights of shapes (out, in): A is (rank, in),
-    B is (out, rank), so rank * (in + out) per layer (what peft creates; see the check)."""
-    return sum(rank * (d_in + d_out) for d_out, d_in in shapes)
-
-
-def lora_count_with_peft(shapes: Sequence[tuple[int, int]], rank: int) -> int:
-    """What peft trains when LoRA of ``rank`` wraps bias-free Linear layers of weight shapes (out, in)."""
-    from peft import LoraConfig, get_peft_model
-
-    layers = torch.nn.ModuleDict(
-        {f"layer{i}": torch.nn.Linear(n_in, n_out, bias=False) for i, (n_out, n_in) in enumerate(shapes)}
-    )
-
-    class Tiny(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.layers = layers
-
-    model = get_peft_model(
-        Tiny(), LoraConfig(r=rank, lora_alpha=2 * rank, target_modules=list(layers.keys()))
-    )
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
-
-
-@check("LoRA trainable parameter count", references=[reference_lora_parameter_count], timeout=30)
+@check("LoRA trainable parameter count", references=[_ref.lora_parameter_count], timeout=30)
 def check_lora_parameter_count(fn: Any) -> Any:
     """``fn(shapes, rank) -> int``: trainable parameters of LoRA on Linear weights of shapes (out, in)."""
     rng = random.Random(fresh_seed())
@@ -208,7 +182,7 @@ def check_lora_parameter_count(fn: Any) -> Any:
         shapes = [(rng.choice([16, 24, 40, 64]), rng.choice([8, 32, 48])) for _ in range(rng.randint(2, 4))]
         cases.append((shapes, rng.choice([1, 2, 4, 8])))
     for shapes, rank in cases:
-        expected = lora_count_with_peft(shapes, rank)
+        expected = _ref.lora_count_with_peft(shapes, rank)
         got = call_learner(fn, [tuple(s) for s in shapes], rank)
         if hasattr(got, "item") and callable(got.item):
             got = got.item()

@@ -92,6 +92,8 @@ import traceback
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
+from sft_helpers.checks import integrity
+
 __all__ = [
     "DEFAULT_TIMEOUT",
     "default_timeout",
@@ -132,6 +134,7 @@ def default_timeout() -> float:
     if not seconds > 0:
         raise ValueError(f"SFT_CHECK_TIMEOUT={value!r} is not a positive number of seconds (e.g. 20).")
     return seconds
+
 
 RESULTS_ENV = "SFT_CHECK_RESULTS"
 CELL_ENV = "SFT_CHECK_CELL"
@@ -300,6 +303,9 @@ def check(name: str, *, references: Sequence[Any] = (), timeout: float | None = 
             saved = _save_rng()
             try:
                 result = _run_check(func, learner, args, kwargs, state)
+                swapped = integrity.rebound()  # also after the check: learner code ran inside it
+                if swapped:
+                    result = failed(integrity.rebound_message(swapped), integrity.REBOUND_HINT)
                 result.name = result.name or name
                 result.record()
                 return result
@@ -317,6 +323,7 @@ def _run_check(
     func: Callable[..., Any], learner: Any, args: tuple[Any, ...], kwargs: dict[str, Any], state: _CheckState
 ) -> CheckResult:
     try:
+        integrity.verify()  # a reference swapped by notebook code would make the check compare it with itself
         if learner is None:
             return failed(
                 "the check received None instead of your function",
@@ -335,6 +342,8 @@ def _run_check(
         return result
     except CheckFailed as stop:
         return failed(stop.message, stop.hint)
+    except integrity.Rebound as swapped:
+        return failed(str(swapped), integrity.REBOUND_HINT)
     except LearnerError as error:
         return error.result
     except CheckTimeout:
@@ -401,6 +410,8 @@ def call_learner(fn: Callable[..., Any], *args: Any, timeout: float | None = Non
         raise LearnerError(failed(NOT_IMPLEMENTED_MESSAGE, hint)) from None
     except BaseException as error:  # the learner's bug, of any kind (SystemExit included)
         raise LearnerError(_learner_exception_result(error)) from None
+    if state is not None:
+        integrity.verify()  # the learner's code may have swapped a reference while it ran
     if watch.reference_hit:
         raise LearnerError(
             failed(
@@ -568,9 +579,24 @@ def _reference_objects(references: Iterable[Any]) -> tuple[Any, ...]:
             module_name, _, attr = ref.rpartition(".")
             if not module_name:
                 raise ValueError(f"reference {ref!r} must be a dotted name such as 'sft_helpers.attention.f'")
-            ref = getattr(importlib.import_module(module_name), attr)
+            ref = _captured(module_name, attr)
         out.append(ref)
     return tuple(out)
+
+
+def _captured(module_name: str, attr: str) -> Any:
+    """The object captured when the checks were imported (or on first use), not what the name holds now."""
+    dotted = f"{module_name}.{attr}"
+    try:
+        return integrity.snapshot_of(dotted)
+    except KeyError:
+        pass
+    ref = getattr(importlib.import_module(module_name), attr)
+    if integrity.from_notebook(ref):
+        now = getattr(ref, "__qualname__", type(ref).__name__)
+        raise integrity.Rebound([f"{dotted} (now {now}, defined in the notebook)"])
+    integrity.watch(dotted, ref)
+    return ref
 
 
 def _functions_of(obj: Any) -> Iterator[Any]:
