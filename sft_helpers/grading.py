@@ -17,12 +17,20 @@ How one submission is graded, never in the instructor's process:
    so a submission cannot grade itself; every cell is tagged ``raises-exception`` so a
    failing exercise does not stop the later ones.
 2. The notebook runs in a child process (papermill, fast mode unless ``--full``) in a
-   temporary folder, with a wall-clock limit (``--timeout``, the child and its kernel are
-   killed at the limit; ``--cell-timeout`` interrupts one slow cell and lets the rest run),
-   a memory cap (``--memory-mb``: ``resource.setrlimit(RLIMIT_AS)`` in the child, inherited by
-   its kernel; an allocation beyond it fails with MemoryError or kills the kernel) and no network (``sft_helpers.offline``: a ``sitecustomize.py`` on the child's
-   ``PYTHONPATH`` refuses every socket connection; ``HF_HUB_OFFLINE=1``).
-3. Each check appends its result to ``SFT_CHECK_RESULTS``; the grader sets ``SFT_CHECK_CELL`` to
+   temporary folder that holds only the prepared notebook, with a private HOME, a wall-clock
+   limit (``--timeout``, the child and its kernel are killed at the limit; ``--cell-timeout``
+   interrupts one slow cell and lets the rest run) and a memory cap (``--memory-mb``:
+   ``resource.setrlimit(RLIMIT_AS)`` in the child, inherited by its kernel). Where Linux lets an
+   unprivileged user create namespaces (``--isolation auto``, the default), the child starts in
+   its own user, mount and network namespaces (``sft_helpers.isolation``): no network at all,
+   and the solution notebooks, the submissions folder and (when the course is not installed in
+   it) your home folder are hidden under empty mounts. Elsewhere it falls back, with a printed
+   warning, to ``sft_helpers.offline``'s in-process socket patch, and the submission can read
+   your files. ``HF_HUB_OFFLINE=1`` either way.
+3. A first cell imports the checks before any submission code runs (their snapshot of the
+   references, ``sft_helpers.checks.integrity``), and a last cell records which of those names
+   the submission rebound: a submission that rebound any scores 0 on every exercise, flagged.
+   Each check appends its result to ``SFT_CHECK_RESULTS``; the grader sets ``SFT_CHECK_CELL`` to
    the check cell's id just before it, so only results of the re-inserted cells count. A check
    that never ran (time-out, dead kernel) scores 0 with the reason.
 
@@ -70,8 +78,9 @@ RAISES_TAG = "raises-exception"
 EXIT_DEAD_KERNEL, EXIT_ERROR = 3, 4
 _SUSPICIOUS = re.compile(
     r"SFT_CHECK_RESULTS|SFT_CHECK_CELL|allow_reference|CheckResult|checks\.core|_REGISTRY|"
-    r"checks\.check_\w+\s*=|registered_checks"
+    r"checks\.check_\w+\s*=|registered_checks|integrity|checks\.references"
 )
+SNAPSHOT_CELL_ID, REBOUND_CELL_ID = "sft-grade-snapshot", "sft-grade-rebound"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -143,9 +152,7 @@ def _match_notebook(name: str, stems: Sequence[str]) -> str:
     return ""
 
 
-def discover(
-    submissions: Path, stems: Sequence[str], ignored: list[Path] | None = None
-) -> list[Submission]:
+def discover(submissions: Path, stems: Sequence[str], ignored: list[Path] | None = None) -> list[Submission]:
     """Every submitted notebook under ``submissions`` with its student and notebook (module docstring).
 
     Files that are not ``.ipynb`` (a student's notes, a zip, a README) are not submissions: they
@@ -244,7 +251,17 @@ def prepare_notebook(submission: Any, exercise: Any, graded: Sequence[Exercise])
                 ]
                 continue
         out_cells.append(cell)
-    nb = nbformat.v4.new_notebook(cells=out_cells, metadata=dict(exercise.metadata))
+    first = nbformat.v4.new_code_cell(
+        "import sft_helpers.checks  # the grader: the checks' snapshot of their references, before the submission",
+        metadata={"tags": [RAISES_TAG]},
+    )
+    first["id"] = SNAPSHOT_CELL_ID
+    last = nbformat.v4.new_code_cell(
+        "from sft_helpers.checks import integrity as _sft_integrity; _sft_integrity.record_rebound()",
+        metadata={"tags": [RAISES_TAG]},
+    )
+    last["id"] = REBOUND_CELL_ID
+    nb = nbformat.v4.new_notebook(cells=[first, *out_cells, last], metadata=dict(exercise.metadata))
     return nb, flags
 
 
@@ -280,6 +297,85 @@ def _kill_tree(pid: int) -> None:
     psutil.wait_procs(family, timeout=10)
 
 
+@dataclasses.dataclass(frozen=True)
+class Boundary:
+    """How each submission is run: in namespaces (``sft_helpers.isolation``) or without; what is hidden."""
+
+    namespaces: bool
+    hide: tuple[str, ...] = ()
+    note: str = ""
+
+
+NO_BOUNDARY = Boundary(False, (), "no isolation boundary requested (--isolation none)")
+
+
+def _keep_paths(extra: Sequence[str | Path] = ()) -> list[str]:
+    """Folders the child needs: the interpreter, the libraries, the course package, PYTHONPATH."""
+    import sft_helpers
+
+    keep = [sys.prefix, sys.base_prefix, sys.exec_prefix, str(Path(sft_helpers.__file__).parent)]
+    keep += [p for p in sys.path if p]
+    keep += [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    keep += [str(p) for p in extra]
+    return keep
+
+
+def choose_boundary(
+    requested: str, hide: Sequence[Path], log: Any = print, keep: Sequence[str | Path] = ()
+) -> Boundary:
+    """The boundary for ``--isolation`` (``auto``, ``namespaces`` or ``none``), hiding what can be hidden.
+
+    ``auto`` falls back to no boundary with a printed warning when namespaces do not work here;
+    ``namespaces`` raises ``RuntimeError`` instead. A folder that holds something the child needs
+    (the interpreter, the package, ``keep``) is not hidden, and the warning says so.
+    """
+    from sft_helpers import isolation
+
+    if requested not in ("auto", "namespaces", "none"):
+        raise ValueError(f"--isolation {requested!r}: use auto, namespaces or none")
+    if requested == "none":
+        log(
+            "warning: --isolation none: submissions run as you, with your files (solutions included) readable"
+        )
+        return NO_BOUNDARY
+    found = isolation.probe()
+    if not found.available:
+        text = (
+            f"no isolation boundary here ({found.reason}). Submissions run as you without it: only "
+            "the working folder is a temporary copy, HOME is private, memory is capped and sockets are "
+            "patched in-process; they CAN read your files, the solution notebooks included, by path"
+        )
+        if requested == "namespaces":
+            raise RuntimeError(text)
+        log(f"warning: {text}")
+        return Boundary(False, (), text)
+    needed = _keep_paths(keep)
+    hidden, kept = [], []
+    for folder in dict.fromkeys(Path(h).resolve() for h in hide):
+        (hidden if isolation.hideable(folder, needed) else kept).append(str(folder))
+    note = "network namespace (no network), mount namespace hiding " + (", ".join(hidden) or "nothing")
+    if kept:
+        log(
+            f"warning: not hidden from submissions (they hold the interpreter or the course): {', '.join(kept)}"
+        )
+    return Boundary(True, tuple(hidden), note)
+
+
+def _private_home(folder: Path) -> dict[str, str]:
+    home = folder / "home"
+    home.mkdir(exist_ok=True)
+    return {
+        "HOME": str(home),
+        "USERPROFILE": str(home),
+        "XDG_CACHE_HOME": str(home / ".cache"),
+        "XDG_CONFIG_HOME": str(home / ".config"),
+        "XDG_DATA_HOME": str(home / ".local" / "share"),
+        "IPYTHONDIR": str(home / ".ipython"),
+        "JUPYTER_RUNTIME_DIR": str(home / ".jupyter-runtime"),
+        "MPLCONFIGDIR": str(home / ".matplotlib"),
+    }
+
+
 def _run_child(
     notebook: Path,
     folder: Path,
@@ -288,13 +384,16 @@ def _run_child(
     memory_mb: int,
     fast: bool,
     cell_timeout: float | None = None,
+    boundary: Boundary = NO_BOUNDARY,
 ) -> str:
     """Run the notebook in a child process; return "ok", "timeout", "dead kernel" or "error: ..."."""
+    from sft_helpers import isolation
     from sft_helpers.offline import offline_environment
 
     log = folder / "child.log"
     with offline_environment() as env:
         env.update({RESULTS_ENV: str(results), "SFT_FAST": "1" if fast else "0", "MALLOC_ARENA_MAX": "2"})
+        env.update(_private_home(folder))
         env.pop(CELL_ENV, None)
         command = [
             sys.executable,
@@ -307,6 +406,9 @@ def _run_child(
         command += ["--memory-mb", str(memory_mb)]
         if cell_timeout:
             command += ["--cell-timeout", str(cell_timeout)]
+        if boundary.namespaces:
+            command += ["--isolated", *[f"--hide={h}" for h in boundary.hide]]
+            command = isolation.wrap(command)
         with open(log, "wb") as handle:
             proc = subprocess.Popen(
                 command, cwd=folder, env=env, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True
@@ -330,8 +432,23 @@ def _run_child(
     return "error: " + (" | ".join(tail) or f"exit code {code}")
 
 
-def _child_main(notebook: str, output: str, memory_mb: int, cell_timeout: float | None = None) -> int:
-    """Inside the child: cap memory, run papermill; learner errors are expected, not failures."""
+def _child_main(
+    notebook: str,
+    output: str,
+    memory_mb: int,
+    cell_timeout: float | None = None,
+    isolated: bool = False,
+    hide: Sequence[str] = (),
+) -> int:
+    """Inside the child: enter the boundary, cap memory, run papermill; learner errors are expected."""
+    if isolated:
+        from sft_helpers import isolation
+
+        try:
+            isolation.enter(hide)
+        except OSError as error:  # never run a submission unprotected when protection was asked for
+            print(f"isolation failed, the submission was not run: {error}", file=sys.stderr)
+            return EXIT_ERROR
     if memory_mb > 0:
         try:
             import resource
@@ -395,6 +512,7 @@ def grade_one(
     memory_mb: int,
     fast: bool,
     cell_timeout: float | None = None,
+    boundary: Boundary = NO_BOUNDARY,
 ) -> tuple[list[dict[str, Any]], str, list[str]]:
     """Rows for one submission, its status ("ok", "timeout", ...) and review flags."""
     nb_ex, graded = exercises[sub.notebook]
@@ -412,8 +530,18 @@ def grade_one(
         notebook = folder / "submission.ipynb"
         nbformat.write(prepared, notebook)
         results = folder / "results.jsonl"
-        status = _run_child(notebook, folder, results, timeout, memory_mb, fast, cell_timeout)
+        status = _run_child(notebook, folder, results, timeout, memory_mb, fast, cell_timeout, boundary)
         records = _read_results(results)
+    integrity = [r["rebound"] for r in records if isinstance(r.get("rebound"), list)]
+    swapped = [str(n) for n in integrity[-1]] if integrity else None
+    if swapped:
+        flags.append("rebound names the checks rely on: " + "; ".join(swapped[:5]))
+        why = "not counted: the submission replaced " + "; ".join(swapped[:3]) + ", which the checks rely on"
+        return [_row(sub, e, False, why) for e in graded], status, flags
+    if swapped is None and status == "ok":
+        flags.append("the grader's last cell left no integrity record (SFT_CHECK_RESULTS tampered with?)")
+        why = "not counted: the grader could not confirm that the checks' references were left alone"
+        return [_row(sub, e, False, why) for e in graded], status, flags
     rows = []
     for ex in graded:
         mine = [r for r in records if r.get("cell") == ex.cell_id and r.get("check") == ex.check]
@@ -481,13 +609,25 @@ def grade_all(
     cell_timeout: float | None = None,
     jobs: int = 1,
     log: Any = print,
+    isolation: str = "auto",
+    hide: Sequence[Path] = (),
 ) -> dict[str, str]:
-    """Grade every submission (resuming a previous run); return ``{submission: status}``."""
+    """Grade every submission (resuming a previous run); return ``{submission: status}``.
+
+    ``isolation`` is ``auto`` (namespaces where they work, else a warning), ``namespaces`` (stop
+    when they do not) or ``none``; ``hide`` adds folders to hide from submissions, beside the
+    solution notebooks, the submissions folder and your home folder (see :func:`choose_boundary`).
+    """
     exercises = load_exercises(exercises_dir)
+    boundary = choose_boundary(
+        isolation, [*solution_folders(exercises_dir), submissions, Path.home(), *hide], log
+    )
     ignored: list[Path] = []
     subs = discover(submissions, list(exercises), ignored)
     if ignored:
-        shown = ", ".join(str(p.relative_to(submissions) if submissions.is_dir() else p.name) for p in ignored)
+        shown = ", ".join(
+            str(p.relative_to(submissions) if submissions.is_dir() else p.name) for p in ignored
+        )
         log(f"ignored {len(ignored)} file(s) that are not notebooks (.ipynb): {shown}")
     progress = out.with_name(out.name + ".progress.jsonl")
     if fresh:
@@ -510,7 +650,7 @@ def grade_all(
         start = time.monotonic()
         if sub.problem:
             return [], f"unmatched: {sub.problem}", [], 0.0
-        rows, status, flags = grade_one(sub, exercises, timeout, memory_mb, fast, cell_timeout)
+        rows, status, flags = grade_one(sub, exercises, timeout, memory_mb, fast, cell_timeout, boundary)
         return rows, status, flags, time.monotonic() - start
 
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:  # each job waits on its own child process
@@ -541,10 +681,25 @@ def grade_all(
                 future.cancel()
             _kill_live_children()
             raise
-    write_summary(out, summary, exercises, done, ignored=[
-        str(p.relative_to(submissions) if submissions.is_dir() else p.name) for p in ignored
-    ])
+    write_summary(
+        out,
+        summary,
+        exercises,
+        done,
+        ignored=[str(p.relative_to(submissions) if submissions.is_dir() else p.name) for p in ignored],
+    )
     return statuses
+
+
+def solution_folders(exercises_dir: Path) -> list[Path]:
+    """Where the solution notebooks are: ``notebooks/`` beside the exercises and beside the installed package."""
+    import sft_helpers
+
+    candidates = [
+        exercises_dir.resolve().parent / "notebooks",
+        Path(sft_helpers.__file__).resolve().parents[1] / "notebooks",
+    ]
+    return [c for c in dict.fromkeys(candidates) if c.is_dir()]
 
 
 def write_summary(
@@ -601,8 +756,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.add_argument("--child", nargs=2, metavar=("NOTEBOOK", "OUTPUT"))
         parser.add_argument("--memory-mb", type=int, default=0)
         parser.add_argument("--cell-timeout", type=float, default=None)
+        parser.add_argument("--isolated", action="store_true")
+        parser.add_argument("--hide", action="append", default=[])
         args = parser.parse_args(argv)
-        return _child_main(args.child[0], args.child[1], args.memory_mb, args.cell_timeout)
+        return _child_main(
+            args.child[0], args.child[1], args.memory_mb, args.cell_timeout, args.isolated, args.hide
+        )
     parser = argparse.ArgumentParser(
         prog="python -m sft_helpers grade",
         description="Grade submitted exercise notebooks (see exercises/README.md).",
@@ -628,6 +787,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--jobs", type=int, default=1, help="submissions graded at the same time (default 1)")
     parser.add_argument("--fresh", action="store_true", help="regrade everything, ignoring a previous run")
+    parser.add_argument(
+        "--isolation",
+        choices=["auto", "namespaces", "none"],
+        default="auto",
+        help="run each submission in Linux namespaces (no network, solutions hidden); auto falls back "
+        "with a warning where they do not work (default auto)",
+    )
+    parser.add_argument(
+        "--hide", type=Path, action="append", default=[], help="another folder to hide from submissions"
+    )
     args = parser.parse_args(argv)
     if args.timeout <= 0:
         parser.error("--timeout must be a positive number of seconds")
@@ -646,8 +815,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.fresh,
             jobs=args.jobs,
             cell_timeout=args.cell_timeout,
+            isolation=args.isolation,
+            hide=args.hide,
         )
-    except (FileNotFoundError, ValueError) as error:
+    except (FileNotFoundError, ValueError, RuntimeError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(f"graded {len(statuses)} submissions: {args.out}, summary in {summary}")

@@ -126,8 +126,13 @@ def test_grades_a_class_in_bounded_time(course, monkeypatch):
 
 def test_student_naming_rule(tmp_path):
     (tmp_path / "ann").mkdir()
-    for name in ["ann/02_self_attention.ipynb", "bo_b__03_transformer_block.ipynb", "cy__99_other.ipynb",
-                 "ann/notes.txt", "README.md"]:
+    for name in [
+        "ann/02_self_attention.ipynb",
+        "bo_b__03_transformer_block.ipynb",
+        "cy__99_other.ipynb",
+        "ann/notes.txt",
+        "README.md",
+    ]:
         (tmp_path / name).write_text("{}")
     stems = ["02_self_attention", "03_transformer_block"]
     ignored: list = []
@@ -222,3 +227,166 @@ def test_a_stray_file_beside_the_only_exercise_is_not_a_student(tmp_path):
     found = grading.discover(tmp_path, ["01_fixture"], ignored)
     assert [(s.student, s.notebook) for s in found] == [("alice", "01_fixture")]
     assert [p.name for p in ignored] == ["notes.txt"]
+
+
+# ----------------------------------------------------------------------------------------------
+# A submission cannot fool the checks by rebinding their reference (issue 17 item 3)
+# ----------------------------------------------------------------------------------------------
+SPLIT_HEADS_SOLUTION = '''def split_heads(x, n_heads):
+    """(batch, seq, d_model) -> (batch, n_heads, seq, d_head)."""
+    # BEGIN SOLUTION hint: view, then swap two axes
+    b, s, d = x.shape
+    return x.view(b, s, n_heads, d // n_heads).transpose(1, 2)
+    # END SOLUTION'''
+
+WRONG_SPLIT_HEADS = """def split_heads(x, n_heads):
+    b, s, d = x.shape
+    return x.reshape(b, n_heads, s, d // n_heads)  # wrong: the features of a head are not contiguous"""
+
+
+def _code(source, cell_id):
+    cell = nbformat.v4.new_code_cell(source)
+    cell["id"] = cell_id
+    return cell
+
+
+def test_a_forged_submission_that_rebinds_the_reference_scores_nothing(tmp_path):
+    """A cell that makes the library's split_heads the learner's own wrong one used to pass the check."""
+    solutions = tmp_path / "notebooks"
+    solutions.mkdir()
+    nb = nbformat.v4.new_notebook(
+        cells=[
+            _code("from sft_helpers import checks", "setup"),
+            _code(SPLIT_HEADS_SOLUTION, "exercise"),
+            _code("checks.check_split_heads(split_heads)", "check"),
+        ]
+    )
+    nbformat.write(nb, solutions / "02_forgery.ipynb")
+    exercises.build(solutions, tmp_path / "exercises")
+    subs = tmp_path / "submissions"
+    subs.mkdir()
+    nbformat.write(nb, subs / "honest__02_forgery.ipynb")
+    forged = nbformat.from_dict(nb)
+    forged.cells[1].source = WRONG_SPLIT_HEADS
+    forged.cells.insert(
+        2, _code("import sft_helpers.attention\nsft_helpers.attention.split_heads = split_heads", "x")
+    )
+    nbformat.write(forged, subs / "forger__02_forgery.ipynb")
+    early = nbformat.from_dict(forged)  # the swap runs before the notebook imports the checks
+    early.cells = [early.cells[1], early.cells[2], early.cells[0], early.cells[3]]
+    nbformat.write(early, subs / "early__02_forgery.ipynb")
+    out = tmp_path / "grades.csv"
+    grading.grade_all(subs, out, tmp_path / "grades.md", tmp_path / "exercises", 180, 6000, jobs=3)
+    rows = {r["student"]: r for r in csv.DictReader(open(out, newline="", encoding="utf-8"))}
+    assert rows["honest"]["points"] == "1", rows["honest"]
+    for student in ("forger", "early"):
+        assert rows[student]["points"] == "0", rows[student]
+        assert "sft_helpers.attention.split_heads" in rows[student]["message"]
+    summary = (tmp_path / "grades.md").read_text()
+    assert "`forger__02_forgery.ipynb`: flagged for review: rebound names the checks rely on" in summary
+
+
+# ----------------------------------------------------------------------------------------------
+# The isolation boundary (issue 17 item 4)
+# ----------------------------------------------------------------------------------------------
+def _probe_notebook(tmp_path, port):
+    import sft_helpers
+
+    solution = Path(sft_helpers.__file__).resolve().parents[1] / "notebooks" / "05_sft_ner.ipynb"
+    code = f"""
+import _socket, json, os
+result = {{}}
+s = _socket.socket(_socket.AF_INET, _socket.SOCK_STREAM)  # under sft_helpers.offline's socket patch
+s.settimeout(5)
+try:
+    s.connect(("127.0.0.1", {port}))
+    result["network"] = "connected"
+except OSError as error:
+    result["network"] = f"{{type(error).__name__}}: {{error}}"
+for key, path in [("relative", "notebooks/05_sft_ner.ipynb"), ("up", {os.path.relpath(solution, tmp_path)!r}),
+                  ("absolute", {str(solution)!r})]:
+    try:
+        result[key] = len(open(path, encoding="utf-8").read())
+    except OSError as error:
+        result[key] = type(error).__name__
+result["home"] = os.environ["HOME"]
+open(os.environ["SFT_CHECK_RESULTS"], "w").write(json.dumps(result))
+"""
+    nb = nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_code_cell(code, metadata={"tags": [grading.RAISES_TAG]})]
+    )
+    notebook = tmp_path / "probe.ipynb"
+    nbformat.write(nb, notebook)
+    return notebook, solution
+
+
+def test_the_boundary_keeps_a_submission_off_the_network_and_away_from_the_solutions(tmp_path):
+    import socket
+
+    from sft_helpers import isolation
+
+    if not isolation.probe().available:
+        pytest.skip(f"no namespaces here: {isolation.probe().reason}")
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    listener.setblocking(False)
+    notebook, solution = _probe_notebook(tmp_path, listener.getsockname()[1])
+    assert solution.is_file()
+    boundary = grading.choose_boundary("namespaces", grading.solution_folders(FIXTURES), keep=[tmp_path])
+    assert boundary.namespaces and str(solution.parent) in boundary.hide
+    results = tmp_path / "results.json"
+    status = grading._run_child(
+        notebook, tmp_path, results, 120, memory_mb=3000, fast=True, boundary=boundary
+    )
+    assert status == "ok", (tmp_path / "child.log").read_text()
+    result = json.loads(results.read_text())
+    assert result["network"] != "connected" and "Connection refused" in result["network"], result
+    with pytest.raises(BlockingIOError):
+        listener.accept()  # nobody came through
+    listener.close()
+    assert result["relative"] == result["up"] == result["absolute"] == "FileNotFoundError", result
+    assert result["home"].startswith(str(tmp_path)), result
+
+
+def test_without_the_boundary_the_same_submission_reaches_both(tmp_path):
+    """What --isolation none (or a machine without namespaces) leaves open, as the README says."""
+    import socket
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    notebook, solution = _probe_notebook(tmp_path, listener.getsockname()[1])
+    results = tmp_path / "results.json"
+    assert grading._run_child(notebook, tmp_path, results, 120, memory_mb=3000, fast=True) == "ok"
+    listener.close()
+    result = json.loads(results.read_text())
+    assert result["network"] == "connected" and result["absolute"] == solution.stat().st_size
+    assert result["home"].startswith(str(tmp_path))  # a private HOME either way
+
+
+def test_no_boundary_falls_back_with_a_warning_or_stops_when_required(monkeypatch):
+    from sft_helpers import isolation
+
+    monkeypatch.setattr(isolation, "probe", lambda: isolation.Probe(False, "user namespaces are disabled"))
+    lines = []
+    boundary = grading.choose_boundary("auto", [Path.cwd()], log=lines.append)
+    assert not boundary.namespaces
+    assert lines and lines[0].startswith("warning: no isolation boundary here (user namespaces are disabled)")
+    assert "the solution notebooks included" in lines[0]
+    with pytest.raises(RuntimeError, match="user namespaces are disabled"):
+        grading.choose_boundary("namespaces", [], log=lines.append)
+
+
+def test_folders_the_child_needs_are_not_hidden(tmp_path):
+    import sys
+
+    from sft_helpers import isolation
+
+    if not isolation.probe().available:
+        pytest.skip(f"no namespaces here: {isolation.probe().reason}")
+    lines = []
+    prefix = Path(sys.base_prefix)
+    boundary = grading.choose_boundary("auto", [prefix.parent, tmp_path], log=lines.append)
+    assert str(tmp_path.resolve()) in boundary.hide and str(prefix.parent.resolve()) not in boundary.hide
+    assert any("not hidden from submissions" in line for line in lines)
