@@ -43,8 +43,10 @@ __all__ = [
     "check_calls",
     "convert_notebook",
     "differences",
+    "export_nbgrader",
     "main",
     "strip_solutions",
+    "to_nbgrader",
 ]
 
 MANIFEST = ".generated.json"
@@ -52,9 +54,15 @@ SOLUTION_ONLY_TAG = "solution-only"
 NOTEBOOK_GLOB = "[0-9][0-9]_*.ipynb"
 DEFAULT_HINT = "replace this line with your code"
 
-_BEGIN = re.compile(r"^(?P<indent>[ \t]*)#\s*BEGIN SOLUTION\b(?P<rest>.*)$")
-_END = re.compile(r"^[ \t]*#\s*END SOLUTION\b(?P<rest>.*)$")
+# ``# BEGIN SOLUTION`` and nbgrader's ``### BEGIN SOLUTION`` (any number of #) mean the same here.
+_BEGIN = re.compile(r"^(?P<indent>[ \t]*)#+\s*BEGIN SOLUTION\b(?P<rest>.*)$")
+_END = re.compile(r"^[ \t]*#+\s*END SOLUTION\b(?P<rest>.*)$")
 _ANY_MARKER = re.compile(r"#\s*(BEGIN|END) SOLUTION\b")
+# otter-grader's markers: a line that ends in ``# SOLUTION`` (``x = 2  # SOLUTION`` becomes ``x = ...``),
+# ``# SOLUTION NO PROMPT`` and ``# BEGIN SOLUTION NO PROMPT``; left alone they would leak the answer.
+_OTTER_LINE = re.compile(r"#\s*SOLUTION(\s+NO\s+PROMPT)?\s*$")
+_OTTER_NO_PROMPT = re.compile(r"^\s*NO\s+PROMPT\b")
+_NBGRADER_HIDDEN = re.compile(r"#+\s*(BEGIN|END) HIDDEN TESTS\b")
 _DEF = re.compile(r"^[ \t]*(async[ \t]+)?def[ \t]")
 _CHECK_CALL = re.compile(r"(?<![\w.])(?:checks\.)?(check_\w+)\s*\(")
 
@@ -131,6 +139,24 @@ def strip_solutions(source: str, where: str = "cell") -> tuple[str, int]:
     begin: int | None = None
     for number, line in enumerate(lines):
         start, end = _BEGIN.match(line), _END.match(line)
+        if start and _OTTER_NO_PROMPT.match(start.group("rest")):
+            raise ExerciseMarkerError(
+                f"{where}, line {number + 1}: otter-grader's '# BEGIN SOLUTION NO PROMPT' is not supported; "
+                "write '# BEGIN SOLUTION' (optionally '# BEGIN SOLUTION hint: ...'): the exercise shows "
+                "raise NotImplementedError with the hint"
+            )
+        if not start and not end and _OTTER_LINE.search(line):
+            raise ExerciseMarkerError(
+                f"{where}, line {number + 1}: otter-grader's '# SOLUTION' line marker is not supported, and "
+                f"left alone it would leak the answer ({line.strip()!r}). Convert it: inside the function "
+                "body, put the line between a '# BEGIN SOLUTION' line and a '# END SOLUTION' line (without "
+                "the trailing '# SOLUTION'); the exercise then gets raise NotImplementedError there"
+            )
+        if _NBGRADER_HIDDEN.search(line):
+            raise ExerciseMarkerError(
+                f"{where}, line {number + 1}: nbgrader's hidden-test markers are not supported: a check "
+                "already runs the learner's code on fresh inputs it has never seen; remove the markers"
+            )
         if start:
             if begin is not None:
                 raise ExerciseMarkerError(
@@ -227,6 +253,147 @@ def convert_notebook(nb: Any, name: str = "notebook") -> tuple[Any, int]:
     out.metadata = {"kernelspec": dict(kernelspec), "language_info": {"name": "python"}}
     out.nbformat, out.nbformat_minor = 4, 5
     return out, exercises
+
+
+# ----------------------------------------------------------------------------------------------
+# Export for nbgrader
+# ----------------------------------------------------------------------------------------------
+NBGRADER_SCHEMA = 3
+_GRADE_ID_UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
+
+
+def _nbgrader_meta(grade_id: str, *, solution: bool = False, grade: bool = False, points: int = 0) -> dict:
+    meta = {
+        "grade": grade,
+        "grade_id": grade_id,
+        "locked": not solution,
+        "schema_version": NBGRADER_SCHEMA,
+        "solution": solution,
+        "task": False,
+    }
+    if grade:
+        meta["points"] = points
+    return meta
+
+
+def _nbgrader_solution_source(source: str) -> str:
+    """Our markers as nbgrader's (``### BEGIN SOLUTION``); a hint becomes a comment line above them."""
+    out = []
+    for line in source.split("\n"):
+        start, end = _BEGIN.match(line), _END.match(line)
+        if start:
+            indent, hint = start.group("indent"), _hint_of(start.group("rest"))
+            if hint:
+                out.append(f"{indent}# hint: {hint}")
+            out.append(f"{indent}### BEGIN SOLUTION")
+        elif end:
+            out.append(line[: len(line) - len(line.lstrip())] + "### END SOLUTION")
+        else:
+            out.append(line)
+    return "\n".join(out)
+
+
+def _check_call_sources(source: str) -> list[tuple[str, str]]:
+    """``[(check name, call source)]`` for each ``checks.check_x(...)`` / ``check_x(...)`` call in a cell."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return []
+    calls = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            func = node.func
+            name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+            if name.startswith("check_"):
+                calls.append((node.lineno, node.col_offset, name, ast.get_source_segment(source, node) or ""))
+    return [(name, text) for _, _, name, text in sorted(calls)]
+
+
+def to_nbgrader(nb: Any, name: str = "notebook", points: int = 1) -> tuple[Any, int]:
+    """A solution notebook as an nbgrader *source* notebook; returns it and its number of grade cells.
+
+    * a cell with solution markers becomes an nbgrader solution cell (``solution: true``) with
+      nbgrader's ``### BEGIN SOLUTION`` / ``### END SOLUTION`` markers (a hint stays as a comment);
+    * each check call ``checks.check_x(fn)`` gets a grade cell after its cell, ``assert
+      checks.check_x(fn)`` worth ``points``: it re-runs the check, and fails when the check does;
+    * every other cell is locked (read-only; nbgrader restores it before autograding);
+    * cells tagged ``solution-only`` are dropped and outputs are cleared, as for ``exercises/``.
+    """
+    stem = _GRADE_ID_UNSAFE.sub("-", name.removesuffix(".ipynb"))
+    cells, grades, used = [], 0, set()
+
+    def grade_id(base: str) -> str:
+        text = _GRADE_ID_UNSAFE.sub("-", f"{stem}-{base}")
+        candidate, n = text, 1
+        while candidate in used:
+            n += 1
+            candidate = f"{text}-{n}"
+        used.add(candidate)
+        return candidate
+
+    for index, cell in enumerate(nb.cells):
+        tags = list(cell.get("metadata", {}).get("tags", []))
+        if SOLUTION_ONLY_TAG in tags:
+            continue
+        cell_id = cell.get("id") or f"cell-{index}"
+        where = f"{name}, cell {index} (id {cell_id})"
+        metadata = {"tags": tags} if tags else {}
+        if cell.cell_type != "code":
+            if cell.cell_type == "markdown" and _ANY_MARKER.search(cell.source):
+                raise ExerciseMarkerError(f"{where}: solution markers belong in code cells, not markdown")
+            new = nbformat.from_dict(json.loads(json.dumps(cell)))
+            new.metadata = {**metadata, "nbgrader": _nbgrader_meta(grade_id(cell_id))}
+            cells.append(new)
+            continue
+        _, count = strip_solutions(cell.source, where)  # the same rules as `exercises build`
+        source = _nbgrader_solution_source(cell.source) if count else cell.source
+        new = nbformat.v4.new_code_cell(source=source, metadata=metadata)
+        new["id"] = cell_id
+        new.metadata["nbgrader"] = _nbgrader_meta(grade_id(cell_id), solution=bool(count))
+        cells.append(new)
+        for check_name, call in _check_call_sources(cell.source) if not count else []:
+            test = nbformat.v4.new_code_cell(
+                source=f"# {points} point{'s' if points != 1 else ''}: the check runs again on fresh inputs\n"
+                f"assert {call}, {f'{check_name} did not pass: its message is in the cell above'!r}"
+            )
+            gid = grade_id(f"{check_name}-grade")
+            test["id"] = gid[:64]
+            test.metadata["nbgrader"] = _nbgrader_meta(gid, grade=True, points=points)
+            cells.append(test)
+            grades += 1
+    out = nbformat.v4.new_notebook(cells=cells)
+    kernelspec = nb.metadata.get("kernelspec") or {
+        "display_name": "Python 3 (ipykernel)",
+        "language": "python",
+        "name": "python3",
+    }
+    out.metadata = {"kernelspec": dict(kernelspec), "language_info": {"name": "python"}}
+    out.nbformat, out.nbformat_minor = 4, 5
+    return out, grades
+
+
+def export_nbgrader(
+    notebooks_dir: str | Path = "notebooks", out_dir: str | Path = "nbgrader/source", points: int = 1
+) -> list[str]:
+    """Write ``out_dir/<NN_name>/<NN_name>.ipynb`` for each notebook with exercises; the paths written.
+
+    ``out_dir`` is meant to be an nbgrader course's ``source/`` folder: each chapter becomes an
+    assignment of the same name (``nbgrader generate_assignment 02_self_attention``).
+    """
+    notebooks_dir, out_dir = Path(notebooks_dir), Path(out_dir)
+    if not notebooks_dir.is_dir():
+        raise FileNotFoundError(f"--notebooks {str(notebooks_dir)!r} is not a folder of solution notebooks")
+    written = []
+    for path in sorted(notebooks_dir.glob(NOTEBOOK_GLOB)):
+        nb = nbformat.read(path, as_version=4)
+        exported, grades = to_nbgrader(nb, path.name, points)
+        if not grades:
+            continue
+        target = out_dir / path.stem / path.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(_render(exported))
+        written.append(str(target))
+    return written
 
 
 def _render(nb: Any) -> bytes:
@@ -368,11 +535,36 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="python -m sft_helpers exercises",
         description="Generate exercise notebooks from the solution notebooks (see exercises/README.md).",
     )
-    parser.add_argument("action", nargs="?", choices=["build", "check"], default="build")
+    parser.add_argument("action", nargs="?", choices=["build", "check", "export"], default="build")
     parser.add_argument("--notebooks", default="notebooks", help="folder of solution notebooks")
-    parser.add_argument("--out", default="exercises", help="folder for the exercise notebooks")
+    parser.add_argument(
+        "--out",
+        default=None,
+        help="folder for the exercise notebooks (default exercises), or for export an nbgrader course's "
+        "source folder (default nbgrader/source)",
+    )
+    parser.add_argument(
+        "--format", choices=["nbgrader"], default="nbgrader", help="export: the grading tool (nbgrader)"
+    )
+    parser.add_argument("--points", type=int, default=1, help="export: points per check (default 1)")
     parser.add_argument("--force", action="store_true", help="overwrite exercise notebooks edited by hand")
     args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+    if args.points < 1:
+        parser.error("--points must be a positive whole number")
+    if args.action == "export":
+        try:
+            written = export_nbgrader(args.notebooks, args.out or "nbgrader/source", args.points)
+        except (ExerciseMarkerError, FileNotFoundError, ValueError) as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+        for path in written:
+            print(f"wrote {path}")
+        print(
+            f"{len(written)} nbgrader source notebooks; in the course folder run "
+            "`nbgrader generate_assignment NN_name` for each"
+        )
+        return 0
+    args.out = args.out or "exercises"
     try:
         if args.action == "check":
             problems = differences(args.notebooks, args.out)

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
@@ -173,3 +176,102 @@ def test_committed_exercises_match_the_notebooks():
         pytest.skip("no chapter notebook has exercises yet")
     problems = differences(REPO / "notebooks", REPO / "exercises")
     assert problems == [], "run `python -m sft_helpers exercises build`: " + "; ".join(problems)
+
+
+# ----------------------------------------------------------------------------------------------
+# Other tools' markers, and the export for nbgrader (issue 17 item 7)
+# ----------------------------------------------------------------------------------------------
+OURS = 'def f(x):\n    """Twice x."""\n    # BEGIN SOLUTION hint: add it to itself\n    return x + x\n    # END SOLUTION'
+
+
+def test_nbgrader_markers_mean_the_same_as_ours():
+    theirs = OURS.replace("# BEGIN SOLUTION", "### BEGIN SOLUTION").replace("# END SOLUTION", "### END SOLUTION")
+    assert strip_solutions(theirs) == strip_solutions(OURS)
+    assert strip_solutions(theirs)[0].endswith('raise NotImplementedError("add it to itself")')
+
+
+@pytest.mark.parametrize(
+    "line",
+    ["    return x + x  # SOLUTION", "    return x + x # SOLUTION NO PROMPT", "    y = x * 2  #SOLUTION"],
+)
+def test_otter_line_markers_are_refused_with_how_to_convert(line):
+    """Left alone, otter's marker passes into the exercise with the answer on it."""
+    with pytest.raises(ExerciseMarkerError) as error:
+        strip_solutions(f'def f(x):\n    """Twice x."""\n{line}', "nb.ipynb, cell 3")
+    text = str(error.value)
+    assert text.startswith("nb.ipynb, cell 3, line 3: otter-grader's '# SOLUTION' line marker is not supported")
+    assert "between a '# BEGIN SOLUTION' line and a '# END SOLUTION' line" in text
+
+
+def test_otter_no_prompt_block_is_refused():
+    source = OURS.replace("# BEGIN SOLUTION hint: add it to itself", "# BEGIN SOLUTION NO PROMPT")
+    with pytest.raises(ExerciseMarkerError, match="BEGIN SOLUTION NO PROMPT"):
+        strip_solutions(source)
+
+
+def _exported(tmp_path: Path) -> Path:
+    assert exercises.main(["export", "--format", "nbgrader", "--notebooks", str(FIXTURES), "--out",
+                           str(tmp_path / "source")]) == 0  # fmt: skip
+    return tmp_path / "source" / "01_fixture" / "01_fixture.ipynb"
+
+
+def test_export_marks_solution_grade_and_locked_cells(tmp_path):
+    nb = nbformat.read(_exported(tmp_path), as_version=4)
+    meta = {c.id: c.metadata["nbgrader"] for c in nb.cells}
+    sources = {c.id: c.source for c in nb.cells}
+    assert "fixture-06" not in sources  # solution-only
+    solution = meta["fixture-04"]
+    assert solution == {"grade": False, "grade_id": "01_fixture-fixture-04", "locked": False,
+                        "schema_version": 3, "solution": True, "task": False}  # fmt: skip
+    assert sources["fixture-04"].split("\n")[2:] == [
+        "    # hint: use a list comprehension, [... for v in values]",
+        "    ### BEGIN SOLUTION",
+        "    return [2 * v for v in values]",
+        "    ### END SOLUTION",
+    ]
+    grades = [c for c in nb.cells if c.metadata["nbgrader"]["grade"]]
+    assert [c.source.split("\n")[-1].split(",")[0] for c in grades] == [
+        "assert checks.check_double(double)",
+        "assert checks.check_count_vowels(count_vowels)",
+    ]
+    assert all(c.metadata["nbgrader"]["points"] == 1 and c.metadata["nbgrader"]["locked"] for c in grades)
+    order = [c.id for c in nb.cells]
+    assert order.index(grades[0].id) == order.index("fixture-05") + 1  # right after its check cell
+    others = [m for i, m in meta.items() if i not in ("fixture-04", "fixture-08") and not m["grade"]]
+    assert others and all(m["locked"] and not m["solution"] for m in others)
+    assert len({m["grade_id"] for m in meta.values()}) == len(meta)
+    assert all(c.get("outputs", []) == [] for c in nb.cells if c.cell_type == "code")
+
+
+def test_export_of_the_course_has_one_grade_cell_per_check(tmp_path):
+    assert exercises.main(["export", "--notebooks", str(REPO / "notebooks"), "--out", str(tmp_path)]) == 0
+    for path in sorted((REPO / "exercises").glob("[0-9][0-9]_*.ipynb")):
+        checks_called = [n for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"
+                         for n in exercises.check_calls(c.source)]  # fmt: skip
+        exported = nbformat.read(tmp_path / path.stem / path.name, as_version=4)
+        grades = [c for c in exported.cells if c.metadata["nbgrader"]["grade"]]
+        assert len(grades) == len(checks_called) > 0, path.name
+
+
+def _nbgrader(course: Path, *args: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ)
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])  # nbgrader runs alembic
+    env["PYTHONPATH"] = os.pathsep.join([str(FIXTURES.parent), env.get("PYTHONPATH", "")])  # fixture_checks
+    return subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course, env=env, capture_output=True,
+                          text=True, timeout=600)  # fmt: skip
+
+
+def test_nbgrader_itself_generates_and_validates_the_export(tmp_path):
+    pytest.importorskip("nbgrader", reason="nbgrader is in the optional extra `grading`")
+    source = _exported(tmp_path)
+    (tmp_path / "nbgrader_config.py").write_text('c = get_config()\nc.CourseDirectory.course_id = "sft"\n')
+    done = _nbgrader(tmp_path, "generate_assignment", "01_fixture", "--force")
+    assert done.returncode == 0, done.stdout + done.stderr
+    release = tmp_path / "release" / "01_fixture" / "01_fixture.ipynb"
+    text = release.read_text()
+    assert "raise NotImplementedError()" in text and "2 * v for v" not in text and '"aeiou"' not in text
+    assert "# hint: use a list comprehension" in text  # the hint stays for the learner
+    solved = _nbgrader(tmp_path, "validate", str(source))
+    assert solved.returncode == 0 and "Success! Your notebook passes all the tests." in solved.stdout, solved
+    blank = _nbgrader(tmp_path, "validate", str(release))
+    assert "AssertionError: check_double did not pass" in blank.stdout, blank
