@@ -304,6 +304,7 @@ class Boundary:
     namespaces: bool
     hide: tuple[str, ...] = ()
     note: str = ""
+    readonly: tuple[str, ...] = ()
 
 
 NO_BOUNDARY = Boundary(False, (), "no isolation boundary requested (--isolation none)")
@@ -353,12 +354,15 @@ def choose_boundary(
     hidden, kept = [], []
     for folder in dict.fromkeys(Path(h).resolve() for h in hide):
         (hidden if isolation.hideable(folder, needed) else kept).append(str(folder))
+    import sft_helpers
+
+    readonly = tuple(dict.fromkeys([str(Path(sft_helpers.__file__).resolve().parent), sys.prefix]))
     note = "network namespace (no network), mount namespace hiding " + (", ".join(hidden) or "nothing")
     if kept:
         log(
             f"warning: not hidden from submissions (they hold the interpreter or the course): {', '.join(kept)}"
         )
-    return Boundary(True, tuple(hidden), note)
+    return Boundary(True, tuple(hidden), note, readonly)
 
 
 def _private_home(folder: Path) -> dict[str, str]:
@@ -408,6 +412,7 @@ def _run_child(
             command += ["--cell-timeout", str(cell_timeout)]
         if boundary.namespaces:
             command += ["--isolated", *[f"--hide={h}" for h in boundary.hide]]
+            command += [f"--readonly={r}" for r in boundary.readonly]
             command = isolation.wrap(command)
         with open(log, "wb") as handle:
             proc = subprocess.Popen(
@@ -439,13 +444,14 @@ def _child_main(
     cell_timeout: float | None = None,
     isolated: bool = False,
     hide: Sequence[str] = (),
+    readonly: Sequence[str] = (),
 ) -> int:
     """Inside the child: enter the boundary, cap memory, run papermill; learner errors are expected."""
     if isolated:
         from sft_helpers import isolation
 
         try:
-            isolation.enter(hide)
+            isolation.enter(hide, readonly)
         except OSError as error:  # never run a submission unprotected when protection was asked for
             print(f"isolation failed, the submission was not run: {error}", file=sys.stderr)
             return EXIT_ERROR
@@ -758,9 +764,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.add_argument("--cell-timeout", type=float, default=None)
         parser.add_argument("--isolated", action="store_true")
         parser.add_argument("--hide", action="append", default=[])
+        parser.add_argument("--readonly", action="append", default=[])
         args = parser.parse_args(argv)
         return _child_main(
-            args.child[0], args.child[1], args.memory_mb, args.cell_timeout, args.isolated, args.hide
+            args.child[0],
+            args.child[1],
+            args.memory_mb,
+            args.cell_timeout,
+            args.isolated,
+            args.hide,
+            args.readonly,
         )
     parser = argparse.ArgumentParser(
         prog="python -m sft_helpers grade",

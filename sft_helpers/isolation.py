@@ -45,7 +45,15 @@ __all__ = ["Probe", "enter", "hideable", "probe", "wrap"]
 
 UNSHARE = ("unshare", "--user", "--map-root-user", "--mount", "--net")
 
-_MS_NOSUID, _MS_NODEV, _MS_REC, _MS_PRIVATE = 2, 4, 16384, 1 << 18
+_MS_RDONLY, _MS_NOSUID, _MS_NODEV, _MS_REMOUNT, _MS_BIND, _MS_REC, _MS_PRIVATE = (
+    1,
+    2,
+    4,
+    32,
+    4096,
+    16384,
+    1 << 18,
+)
 _SIOCGIFFLAGS, _SIOCSIFFLAGS, _IFF_UP = 0x8913, 0x8914, 0x1
 
 
@@ -68,6 +76,13 @@ def _mount(source: str | None, target: str | None, fstype: str | None, flags: in
         raise OSError(error, f"mount {fstype or ''} on {target}: {os.strerror(error)}")
 
 
+def _kept_flags(path: str) -> int:
+    """The mount flags a remount inside a user namespace must keep (the kernel locks them)."""
+    have = os.statvfs(path).f_flag
+    flags = have & (2 | 4 | 8 | 1024 | 2048)  # nosuid, nodev, noexec, noatime, nodiratime (same bits)
+    return flags | (1 << 21 if have & 4096 else 0)  # relatime: ST_RELATIME is 4096, MS_RELATIME 1 << 21
+
+
 def _loopback_up() -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         request = struct.pack("16sH14s", b"lo", 0, b"")
@@ -75,14 +90,25 @@ def _loopback_up() -> None:
         fcntl.ioctl(sock.fileno(), _SIOCSIFFLAGS, struct.pack("16sH14s", b"lo", flags | _IFF_UP, b""))
 
 
-def enter(hide: Iterable[str | os.PathLike[str]]) -> list[str]:
-    """Inside the namespaces: loopback up, an empty tmpfs over each folder of ``hide``; what was hidden.
+def enter(
+    hide: Iterable[str | os.PathLike[str]], readonly: Iterable[str | os.PathLike[str]] = ()
+) -> list[str]:
+    """Inside the namespaces: loopback up, an empty tmpfs over each folder of ``hide``, each folder
+    of ``readonly`` bound read-only onto itself; returns what was hidden.
 
     Raises ``OSError`` when not in a fresh user + mount + network namespace (the grader then
     stops this submission rather than run it unprotected).
     """
     _mount(None, "/", None, _MS_REC | _MS_PRIVATE, None)  # nothing we mount leaks to the host
     _loopback_up()
+    for folder in readonly:  # the installed course and interpreter: a submission cannot edit the checks
+        path = os.path.realpath(folder)
+        if os.path.isdir(path):
+            try:
+                _mount(path, path, None, _MS_BIND | _MS_REC, None)
+                _mount(None, path, None, _MS_REMOUNT | _MS_BIND | _MS_RDONLY | _kept_flags(path), None)
+            except OSError as error:  # not fatal: the network and the hidden folders matter more
+                print(f"warning: {path} stays writable for the submission ({error})", file=sys.stderr)
     hidden = []
     for folder in hide:
         path = os.path.realpath(folder)

@@ -295,6 +295,7 @@ def _probe_notebook(tmp_path, port):
     solution = Path(sft_helpers.__file__).resolve().parents[1] / "notebooks" / "05_sft_ner.ipynb"
     code = f"""
 import _socket, json, os
+import sft_helpers
 result = {{}}
 s = _socket.socket(_socket.AF_INET, _socket.SOCK_STREAM)  # under sft_helpers.offline's socket patch
 s.settimeout(5)
@@ -310,6 +311,8 @@ for key, path in [("relative", "notebooks/05_sft_ner.ipynb"), ("up", {os.path.re
     except OSError as error:
         result[key] = type(error).__name__
 result["home"] = os.environ["HOME"]
+checks_dir = os.path.join(os.path.dirname(sft_helpers.__file__), "checks")
+result["package"] = "writable" if os.access(checks_dir, os.W_OK) else "read-only"
 open(os.environ["SFT_CHECK_RESULTS"], "w").write(json.dumps(result))
 """
     nb = nbformat.v4.new_notebook(
@@ -347,6 +350,7 @@ def test_the_boundary_keeps_a_submission_off_the_network_and_away_from_the_solut
     listener.close()
     assert result["relative"] == result["up"] == result["absolute"] == "FileNotFoundError", result
     assert result["home"].startswith(str(tmp_path)), result
+    assert result["package"] == "read-only", result  # the checks cannot be edited on disk
 
 
 def test_without_the_boundary_the_same_submission_reaches_both(tmp_path):
@@ -361,6 +365,7 @@ def test_without_the_boundary_the_same_submission_reaches_both(tmp_path):
     assert grading._run_child(notebook, tmp_path, results, 120, memory_mb=3000, fast=True) == "ok"
     listener.close()
     result = json.loads(results.read_text())
+    assert result["package"] == "writable"
     assert result["network"] == "connected" and result["absolute"] == solution.stat().st_size
     assert result["home"].startswith(str(tmp_path))  # a private HOME either way
 
