@@ -78,7 +78,8 @@ RAISES_TAG = "raises-exception"
 EXIT_DEAD_KERNEL, EXIT_ERROR = 3, 4
 _SUSPICIOUS = re.compile(
     r"SFT_CHECK_RESULTS|SFT_CHECK_CELL|allow_reference|CheckResult|checks\.core|_REGISTRY|"
-    r"checks\.check_\w+\s*=|registered_checks|integrity|checks\.references"
+    r"checks\.check_\w+\s*=|registered_checks|checks\.integrity|import integrity|_integrity|"
+    r"checks\.references|checks import references"
 )
 SNAPSHOT_CELL_ID, REBOUND_CELL_ID = "sft-grade-snapshot", "sft-grade-rebound"
 
