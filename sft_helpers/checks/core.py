@@ -3,16 +3,16 @@
 A chapter check is a function that takes the learner's function (or class) and returns a
 :class:`CheckResult`. Write it with the pieces of this module::
 
-    from sft_helpers import attention
+    from sft_helpers.checks import references as _ref   # references held privately
     from sft_helpers.checks.core import (
         call_learner, check, compare_tensors, diagnose, fail_if, fresh_generator, passed,
     )
 
-    @check("scaled dot-product attention", references=[attention.scaled_dot_product_attention])
+    @check("scaled dot-product attention", references=[_ref.scaled_dot_product_attention])
     def check_scaled_dot_product_attention(fn):
         gen = fresh_generator()                        # inputs the learner has never seen
         q, k, v = (torch.randn(2, 5, 8, generator=gen) for _ in range(3))
-        expected, _ = attention.scaled_dot_product_attention(q, k, v)
+        expected, _ = _ref.scaled_dot_product_attention(q, k, v)
         got = call_learner(fn, q, k, v)                # copies args, time limit, quotes errors
         fail_if(compare_types(got, tuple, name="the return value"))
         unscaled = torch.softmax(q @ k.transpose(-2, -1), -1) @ v
@@ -30,6 +30,11 @@ What each piece guarantees:
   ``numpy`` and ``torch`` (running a check does not change what the notebook computes next), and
   records the final result for the grader (see below). ``references=[...]`` lists the
   library implementations (objects or dotted names) the learner must not hand in or call.
+  Before the check, after each call of learner code and before it returns, the decorator asks
+  :mod:`sft_helpers.checks.integrity` whether notebook code rebound a name the checks rely on
+  (``attention.split_heads = my_fn``); if so the result is red and names it, because the check
+  would otherwise compare the learner's code with itself. Expected values come only from
+  :mod:`sft_helpers.checks.references`, bound when the checks are imported.
 * :func:`call_learner`: runs learner code on deep copies of the arguments (the check never
   modifies the learner's objects; the learner cannot modify the check's), with a time limit,
   while watching for calls to the declared references. A learner exception becomes a failed
