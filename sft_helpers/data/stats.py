@@ -122,7 +122,16 @@ def entities(tokens: Sequence[str], tags: Sequence[str]) -> list[tuple[str, str]
 
 def ner_stats(rows: dict[str, list[dict]]) -> dict[str, Any]:
     """Card numbers for the news NER data set (``rows`` from ``news.generate``)."""
-    from sft_helpers.data.news import AMBIGUOUS, COMMON_NOUN_SENTENCES, HEADLINES, TEMPLATES, TYPES
+    from sft_helpers.data.news import (
+        AMBIGUOUS,
+        COMMON_NOUN_SENTENCES,
+        HEADLINES,
+        HELD_OUT_NAME_SHARE,
+        HELD_OUT_TEMPLATE_SHARE,
+        NO_ENTITY_SENTENCES,
+        TEMPLATES,
+        TYPES,
+    )
     from sft_helpers.data.schema import CONLL2003_TAGS
 
     train, test = rows["train"], rows["test"]
@@ -140,7 +149,10 @@ def ner_stats(rows: dict[str, list[dict]]) -> dict[str, Any]:
         "tags": {s: {t: sum(x["tags"].count(t) for x in r) for t in CONLL2003_TAGS} for s, r in rows.items()},
         "entities": {s: dict(Counter(k for _, k in mentions(r)).most_common()) for s, r in rows.items()},
         "types": list(TYPES),
-        "templates": len(TEMPLATES) + len(HEADLINES) + len(COMMON_NOUN_SENTENCES) + 1,  # + the dateline
+        "templates": len(TEMPLATES) + len(HEADLINES) + len(COMMON_NOUN_SENTENCES) + len(NO_ENTITY_SENTENCES) + 1,
+        "held_out_template_share": HELD_OUT_TEMPLATE_SHARE,
+        "held_out_name_share": HELD_OUT_NAME_SHARE,
+        "held_out_share": {s: _share([x["held_out"] for x in r]) for s, r in rows.items()},
         "distinct_patterns": {s: len({x["pattern"] for x in r}) for s, r in rows.items()},
         "distinct_patterns_all": len({x["pattern"] for r in rows.values() for x in r}),
         "near_duplicate_share": {
@@ -153,7 +165,10 @@ def ner_stats(rows: dict[str, list[dict]]) -> dict[str, Any]:
             "entity_at_start": _share([x["tags"][0] != "O" for x in test]),
             "multi_token_entity": _share([any(t.startswith("I-") for t in x["tags"]) for x in test]),
             "ambiguous_word": _share([any(w.lower() in ambiguous for w in x["tokens"]) for x in test]),
-            "lowercased": _share([all(w == w.lower() for w in x["tokens"]) for x in test]),
+            "lowercased": _share([x["noise_kind"] == "lowercase" for x in test]),
+            "all_caps": _share([x["pattern"].startswith(("headline", "dateline")) for x in test]),
+            "typo": _share([x["noise_kind"] == "typo" for x in test]),
+            "held_out": _share([x["held_out"] for x in test]),
             "noise": _share([x["noise"] for x in test]),
             "no_entity": _share([all(t == "O" for t in x["tags"]) for x in test]),
         },
