@@ -185,3 +185,84 @@ def test_tokenize_and_align_rejects_a_wrong_custom_align(bert_tokenizer):
         tokenize_and_align(batch, bert_tokenizer, True, align=_learner_style_align)
     out = tokenize_and_align(batch, bert_tokenizer, True, label_names=NER_LABELS, align=_learner_style_align)
     assert out["labels"][0][0] == -100 and out["labels"][0][-1] == -100
+
+
+# ------------------------------------------------------------------ chapter 5's error categories
+from sft_helpers.ner_analysis import (  # noqa: E402
+    ERROR_CATEGORIES,
+    capitalised_spans,
+    casing_of,
+    error_categories,
+    recall_by_familiarity,
+    scores_by_group,
+    untyped,
+)
+
+
+def test_error_categories_split_type_errors_by_pair():
+    words = [["Porto", "beat", "Lisbon", "in", "Lisbon"], ["Jordan", "met", "Ana", "Reid", "at", "Bank", "of", "Oslo"]]
+    true = [["B-ORG", "O", "B-ORG", "O", "B-LOC"], ["B-PER", "O", "B-PER", "I-PER", "O", "B-ORG", "I-ORG", "I-ORG"]]
+    pred = [["B-LOC", "O", "B-ORG", "B-ORG", "B-LOC"], ["B-LOC", "O", "B-PER", "O", "O", "B-ORG", "I-ORG", "O"]]
+    result = error_categories(words, true, pred)
+    assert list(result["counts"]) == list(ERROR_CATEGORIES)
+    assert result["counts"]["type ORG/LOC"] == 1  # Porto, the club, tagged as the city
+    assert result["counts"]["type PER/LOC"] == 1  # Jordan
+    assert result["counts"]["boundary"] == 2  # "Ana" for "Ana Reid", "Bank of" for "Bank of Oslo"
+    assert result["counts"]["spurious"] == 1  # "in"
+    assert result["correct"] == 2 and result["entities"] == 6
+    example = result["examples"]["type ORG/LOC"][0]
+    assert example == {"sentence": 0, "text": "Porto beat Lisbon in Lisbon", "true": "ORG 'Porto'",
+                       "predicted": "LOC 'Porto'"}  # fmt: skip
+    assert result["examples"]["spurious"][0]["true"] == "nothing"
+    misc = error_categories([["Open"]], [["B-MISC"]], [["B-ORG"]])["counts"]
+    assert misc["type MISC/other"] == 1
+    missed = error_categories([["a", "Lima"]], [["O", "B-LOC"]], [["O", "O"]])
+    assert missed["counts"]["missed"] == 1 and missed["examples"]["missed"][0]["predicted"] == "nothing"
+    with pytest.raises(ValueError, match="tokens has 1 sentences"):
+        error_categories([["a"]], [["O"], ["O"]], [["O"], ["O"]])
+
+
+def test_casing_and_scores_by_group():
+    assert casing_of(["SOCCER", "-", "PORTO", "BEAT", "LYON", "2-1"]) == "upper"
+    assert casing_of(["porto", "beat", "lyon", "."]) == "lower"
+    assert casing_of(["Porto", "beat", "Lyon", "."]) == "mixed"
+    true = [["B-LOC", "O"], ["B-PER", "O"], ["B-ORG", "O"]]
+    pred = [["B-LOC", "O"], ["O", "O"], ["B-ORG", "O"]]
+    groups = scores_by_group(true, pred, ["a", "b", "a"])
+    assert list(groups) == ["a", "b"]
+    assert groups["a"]["f1"] == 1.0 and groups["a"]["sentences"] == 2 and groups["a"]["entities"] == 2
+    assert groups["b"]["f1"] == 0.0 and groups["b"]["recall"] == 0.0
+    with pytest.raises(ValueError, match="groups has 2 names"):
+        scores_by_group(true, pred, ["a", "b"])
+
+
+def test_capitalised_spans_and_untyped():
+    words = ["The", "Bank", "of", "Lisbon", "hired", "Ana", "Reid", "."]
+    assert capitalised_spans(words) == ["O", "B-ENT", "I-ENT", "I-ENT", "O", "B-ENT", "I-ENT", "O"]
+    assert capitalised_spans(["Maria", "Costa", "said"]) == ["B-ENT", "I-ENT", "O"]
+    assert capitalised_spans([w.lower() for w in words]) == ["O"] * len(words)  # nothing left to see
+    assert untyped(["B-PER", "I-PER", "O", "B-LOC"]) == ["B-ENT", "I-ENT", "O", "B-ENT"]
+
+
+def test_recall_by_familiarity():
+    train_words = [["Porto", "beat", "Lyon"], ["in", "Porto"], ["Reuters", "said"]]
+    train_tags = [["B-ORG", "O", "B-ORG"], ["O", "B-LOC"], ["B-ORG", "O"]]
+    words = [["Reuters", "saw", "Porto", "and", "Kigali"]]
+    true = [["B-ORG", "O", "B-ORG", "O", "B-LOC"]]
+    pred = [["B-ORG", "O", "B-LOC", "O", "O"]]
+    got = recall_by_familiarity(words, true, pred, train_words, train_tags)
+    assert got == {
+        "seen, one type": {"entities": 1, "recall": 1.0},
+        "seen, several types": {"entities": 1, "recall": 0.0},
+        "unseen": {"entities": 1, "recall": 0.0},
+    }
+
+
+def test_sentence_metadata_lines_up_with_the_bundled_split():
+    from sft_helpers.data import load_ner, news
+
+    meta = news.sentence_metadata("test")
+    assert [m["tokens"] for m in meta] == load_ner()["test"]["tokens"]
+    assert 0.2 < sum(m["held_out"] for m in meta) / len(meta) < 0.8
+    with pytest.raises(ValueError, match="split must be one of"):
+        news.sentence_metadata("dev")

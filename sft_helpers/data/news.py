@@ -728,3 +728,16 @@ def generate(seed: int = 13) -> dict[str, list[dict]]:
                          "noise_kind": noise_kind, "held_out": held_template or filler.held_out_name})  # fmt: skip
         out[split] = rows
     return out
+
+
+def sentence_metadata(split: str, seed: int = 13) -> list[dict]:
+    """What the generator knows about each sentence of a bundled split, in file order.
+
+    One dict per sentence: ``pattern``, ``noise_kind`` (``"lowercase"``, ``"typo"`` or None),
+    ``held_out`` (a template or name shape only this split has) and ``tokens`` (to check the
+    alignment with ``load_ner()``). ``seed`` must be the one the bundled files were made with
+    (13, ``sft_helpers.data.generate.SEED``).
+    """
+    if split not in SIZES:
+        raise ValueError(f"split must be one of {list(SIZES)}, got {split!r}.")
+    return [{k: r[k] for k in ("tokens", "pattern", "noise_kind", "held_out")} for r in generate(seed)[split]]
