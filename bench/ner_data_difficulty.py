@@ -76,7 +76,9 @@ def main(argv: list[str] | None = None) -> int:
     errors = error_categories(tokens, true, pred)
     from sft_helpers.ner_analysis import recall_by_familiarity
 
-    familiarity = recall_by_familiarity(tokens, true, pred, train_tokens[: args.max_train], train_tags[: args.max_train])
+    familiarity = recall_by_familiarity(
+        tokens, true, pred, train_tokens[: args.max_train], train_tags[: args.max_train]
+    )
     record = {
         "bench": "ner_data_difficulty",
         "test_f1": round(metrics.entity_scores(true, pred)["f1"], 4),

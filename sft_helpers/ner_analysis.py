@@ -249,10 +249,17 @@ def error_categories(
                 raise ValueError(f"sentence {i}: {len(words)} tokens but {len(true_tags[i])} tags.")
             counts[category] += 1
             examples[category].append(
-                {"sentence": i, "text": " ".join(words), "true": show(words, gold), "predicted": show(words, guess)}
+                {
+                    "sentence": i,
+                    "text": " ".join(words),
+                    "true": show(words, gold),
+                    "predicted": show(words, guess),
+                }
             )
     n_correct = breakdown["counts"]["correct"]
-    n_entities = n_correct + sum(v for k, v in breakdown["counts"].items() if k not in ("correct", "spurious"))
+    n_entities = n_correct + sum(
+        v for k, v in breakdown["counts"].items() if k not in ("correct", "spurious")
+    )
     return {"counts": counts, "examples": examples, "correct": n_correct, "entities": n_entities}
 
 
@@ -347,7 +354,13 @@ def recall_by_familiarity(
         predicted = set(decode_iob2(list(p)))
         for entity in decode_iob2(list(t)):
             kinds = types_seen.get(" ".join(words[entity[1] : entity[2]]))
-            group = "unseen" if kinds is None else ("seen, one type" if len(kinds) == 1 else "seen, several types")
+            group = (
+                "unseen"
+                if kinds is None
+                else ("seen, one type" if len(kinds) == 1 else "seen, several types")
+            )
             total[group] += 1
             found[group] += entity in predicted
-    return {g: {"entities": total[g], "recall": found[g] / total[g] if total[g] else 0.0} for g in FAMILIARITY}
+    return {
+        g: {"entities": total[g], "recall": found[g] / total[g] if total[g] else 0.0} for g in FAMILIARITY
+    }

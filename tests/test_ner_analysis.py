@@ -200,9 +200,18 @@ from sft_helpers.ner_analysis import (  # noqa: E402
 
 
 def test_error_categories_split_type_errors_by_pair():
-    words = [["Porto", "beat", "Lisbon", "in", "Lisbon"], ["Jordan", "met", "Ana", "Reid", "at", "Bank", "of", "Oslo"]]
-    true = [["B-ORG", "O", "B-ORG", "O", "B-LOC"], ["B-PER", "O", "B-PER", "I-PER", "O", "B-ORG", "I-ORG", "I-ORG"]]
-    pred = [["B-LOC", "O", "B-ORG", "B-ORG", "B-LOC"], ["B-LOC", "O", "B-PER", "O", "O", "B-ORG", "I-ORG", "O"]]
+    words = [
+        ["Porto", "beat", "Lisbon", "in", "Lisbon"],
+        ["Jordan", "met", "Ana", "Reid", "at", "Bank", "of", "Oslo"],
+    ]
+    true = [
+        ["B-ORG", "O", "B-ORG", "O", "B-LOC"],
+        ["B-PER", "O", "B-PER", "I-PER", "O", "B-ORG", "I-ORG", "I-ORG"],
+    ]
+    pred = [
+        ["B-LOC", "O", "B-ORG", "B-ORG", "B-LOC"],
+        ["B-LOC", "O", "B-PER", "O", "O", "B-ORG", "I-ORG", "O"],
+    ]
     result = error_categories(words, true, pred)
     assert list(result["counts"]) == list(ERROR_CATEGORIES)
     assert result["counts"]["type ORG/LOC"] == 1  # Porto, the club, tagged as the city

@@ -108,12 +108,24 @@ Stonehaven Thornbury Umber Vireo Wexford""".split()
 COMPANY_SUFFIXES = ["Group", "Holdings", "Industries", "Bank", "Airlines", "Motors", "Energy", "Technologies",
                     "Pharmaceuticals", "Media", "Insurance", "Capital", "Logistics", "Foods", "Telecom", "Steel",
                     "Mining", "Corp", "Inc", "Ltd"]  # fmt: skip
-HELD_OUT_COMPANY_SUFFIXES = {"test": ["S.A.", "Sdn Bhd", "AG", "NV"], "validation": ["GmbH", "SpA", "Oyj", "PLC"]}
+HELD_OUT_COMPANY_SUFFIXES = {
+    "test": ["S.A.", "Sdn Bhd", "AG", "NV"],
+    "validation": ["GmbH", "SpA", "Oyj", "PLC"],
+}
 CLUB_SUFFIXES = ["United", "City", "Rovers", "Athletic", "Wanderers", "FC"]
 EVENTS_FIXED = ["World Cup", "Olympic Games", "Tour de France", "Champions League", "Davis Cup", "Ryder Cup",
                 "Asian Games", "Commonwealth Games", "Copa America", "Africa Cup of Nations"]  # fmt: skip
-EVENT_PATTERNS = ["{NAT} Open", "{NAT} Grand Prix", "{CITY} Marathon", "{CITY} Film Festival", "{CITY} Masters"]
-HELD_OUT_EVENT_PATTERNS = {"test": ["{CITY} Accord", "{NAT} Cup"], "validation": ["{CITY} Biennale", "{NAT} Classic"]}
+EVENT_PATTERNS = [
+    "{NAT} Open",
+    "{NAT} Grand Prix",
+    "{CITY} Marathon",
+    "{CITY} Film Festival",
+    "{CITY} Masters",
+]
+HELD_OUT_EVENT_PATTERNS = {
+    "test": ["{CITY} Accord", "{NAT} Cup"],
+    "validation": ["{CITY} Biennale", "{NAT} Classic"],
+}
 REGION_PATTERNS = ["Lake {W}", "Mount {W}"]
 HELD_OUT_REGION_PATTERNS = {"test": ["{W} Province", "Gulf of {W}"], "validation": ["{W} Valley", "Cape {W}"]}
 REGION_WORDS = """Kivu Tana Elgon Meru Ohrid Bled Toba Taal Atitlan Titicaca Natron Malawi Batur Kinabalu Aso Fuji
@@ -411,7 +423,11 @@ def split_templates(templates: list[str], rng: random.Random) -> dict[str, list[
     rng.shuffle(order)
     n_train = round(len(order) * SPLIT_SHARES["train"])
     n_val = round(len(order) * SPLIT_SHARES["validation"])
-    parts = {"train": order[:n_train], "validation": order[n_train : n_train + n_val], "test": order[n_train + n_val :]}
+    parts = {
+        "train": order[:n_train],
+        "validation": order[n_train : n_train + n_val],
+        "test": order[n_train + n_val :],
+    }
     return {split: [templates[i] for i in sorted(ids)] for split, ids in parts.items()}
 
 
@@ -586,6 +602,8 @@ class _Filler:
 
 _SLOT = re.compile(r"^\{([A-Z]+)\}$")
 _INNER_SLOT = re.compile(r"\{(NUM|DAY|AGE|YEARS|MONTH)\}")
+
+
 def _glue(template: str) -> list[str]:
     """Split a template into pieces; a glued entity ("Bank of {CITY}") becomes one ``[[ORG:...]]`` piece."""
     out: list[str] = []
