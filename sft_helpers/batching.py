@@ -146,15 +146,35 @@ def batch_order(
     shuffle: bool = True,
     group_by_length: bool = False,
     group_size: int = 50,
+    accumulate: int = 1,
 ) -> list[list[int]]:
     """The example indices of each batch of one epoch; the same ``(seed, epoch)`` gives the same batches.
 
-    ``group_by_length``: shuffle, cut the permutation into groups of ``group_size`` batches, sort
-    each group by length (longest first) and cut it into batches, then shuffle the batch order.
-    Batches then hold similar lengths (little padding) while the epoch stays random.
+    ``group_by_length`` (``TrainConfig``'s default): shuffle, cut the permutation into groups of
+    ``group_size`` batches, sort each group by length (longest first) and cut it into batches,
+    then shuffle the batch order. Batches then hold similar lengths (little padding) while the
+    epoch stays random.
+
+    ``accumulate``: the number of batches one optimizer step adds up (gradient accumulation).
+    Each run of ``accumulate`` consecutive batches then holds exactly the examples of one batch
+    of ``batch_size * accumulate``, so accumulating gives the same steps as the larger batch,
+    with length grouping too. Without grouping the batches are those of ``accumulate=1``.
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be a positive int, got {batch_size}.")
+    if not isinstance(accumulate, int) or isinstance(accumulate, bool) or accumulate < 1:
+        raise ValueError(
+            f"accumulate must be a positive int (batches per optimizer step), got {accumulate!r}."
+        )
+    if accumulate > 1:
+        steps = batch_order(
+            lengths, batch_size * accumulate, seed, epoch, shuffle, group_by_length, group_size
+        )
+        full = (
+            batch_size * accumulate
+        )  # the one short step (n not a multiple) goes last, as without grouping,
+        steps = [s for s in steps if len(s) == full] + [s for s in steps if len(s) < full]  # so steps align
+        return [step[i : i + batch_size] for step in steps for i in range(0, len(step), batch_size)]
     n = len(lengths)
     if not shuffle:
         order = list(range(n))

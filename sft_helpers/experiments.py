@@ -172,12 +172,23 @@ def train_and_evaluate(
     watch = watch or next(iter(eval_sets))
     if watch not in eval_sets:
         raise ValueError(f"watch={watch!r} is not one of the evaluation sets {list(eval_sets)}.")
+    runtime.refresh_threads()  # the cores free now: other programs come and go during a chapter
     result = training.train(model, train_dataset, eval_sets[watch], config, collator, compute_metrics)
     out: dict[str, Any] = {}
+    last_eval = result.history["eval"][-1] if result.history["eval"] else None
     for name, dataset in eval_sets.items():
-        metrics = training.evaluate(
-            model, dataset, collator, compute_metrics, config.eval_batch_size, config.bf16
-        )
+        if (
+            name == watch
+            and last_eval is not None
+            and last_eval["step"] == result.steps
+            and (result.best_step == result.steps or not config.load_best_at_end)
+        ):
+            # the loop just evaluated these very weights on this set: reuse it instead of a second pass
+            metrics = {k: v for k, v in last_eval.items() if k not in ("step", "epoch")}
+        else:
+            metrics = training.evaluate(
+                model, dataset, collator, compute_metrics, config.eval_batch_size, config.bf16
+            )
         out |= {f"{name}_{key}": value for key, value in metrics.items()}
     steps_per_epoch = max(
         1, math.ceil(result.steps / max(1, math.ceil(result.history["train"][-1]["epoch"])))

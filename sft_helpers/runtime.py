@@ -32,9 +32,7 @@ def fast_mode() -> bool:
         return True
     if value in _FALSE:
         return False
-    raise ValueError(
-        f"SFT_FAST={value!r} is not understood: set it to 1 (fast mode) or 0 (full mode)."
-    )
+    raise ValueError(f"SFT_FAST={value!r} is not understood: set it to 1 (fast mode) or 0 (full mode).")
 
 
 def pick(fast: T, full: T) -> T:
@@ -91,15 +89,104 @@ def seed_everything(seed: int, deterministic: bool = True) -> torch.Generator:
     return generator
 
 
+def usable_cores() -> int:
+    """Cores this process may run on: its CPU affinity, capped by a cgroup CPU quota (containers)."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not Linux
+        cores = os.cpu_count() or 1
+    try:  # cgroup v2: "max 100000" (no limit) or "200000 100000" (2 cores)
+        quota, period = open("/sys/fs/cgroup/cpu.max", encoding="ascii").read().split()[:2]
+        if quota != "max" and float(period) > 0:
+            cores = min(cores, max(1, int(-(-float(quota) // float(period)))))
+    except (OSError, ValueError):
+        pass
+    return max(1, cores)
+
+
+def _cpu_jiffies() -> tuple[float, float] | None:
+    """(busy, total) CPU time of the whole machine from /proc/stat, or None where it does not exist."""
+    try:
+        with open("/proc/stat", encoding="ascii") as handle:
+            fields = [float(x) for x in handle.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    if len(fields) < 4:
+        return None
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0.0)  # idle + iowait
+    return sum(fields) - idle, sum(fields)
+
+
+def free_cores(sample_seconds: float = 0.25) -> int:
+    """Usable cores minus those other processes keep busy, measured over ``sample_seconds``; at least 1.
+
+    Reads /proc/stat twice and takes this process's own CPU time out, so it counts only other
+    work. Where /proc/stat does not exist (macOS, Windows) it returns ``usable_cores()``.
+    """
+    import time
+
+    cores = usable_cores()
+    first = _cpu_jiffies()
+    if first is None or sample_seconds <= 0:
+        return cores
+    own0, wall0 = sum(os.times()[:2]), time.perf_counter()
+    time.sleep(sample_seconds)
+    second = _cpu_jiffies()
+    own, wall = sum(os.times()[:2]) - own0, time.perf_counter() - wall0
+    if second is None or second[1] <= first[1] or wall <= 0:
+        return cores
+    machine = os.cpu_count() or cores
+    busy = (second[0] - first[0]) / (second[1] - first[1]) * machine  # cores busy, all processes
+    others = max(0.0, busy - own / wall)
+    return max(1, min(cores, cores - int(others + 0.5)))
+
+
 def set_threads(n: int | None = None) -> int:
-    """Set torch's intra-op threads (default: ``SFT_THREADS`` or all cores); returns the number."""
+    """Set torch's intra-op threads and return the number.
+
+    Default: ``SFT_THREADS`` when set, else the cores actually free (``free_cores``): torch's
+    threads wait for each other at the end of every operation, so one thread that shares its
+    core with another busy process slows all of them down (on 2 cores with one other busy
+    process, 2 threads took 2.9x longer per training step than 1 thread; bench/speed_levers.py).
+    Also switches the tokenizers library's own thread pool off (``TOKENIZERS_PARALLELISM=false``,
+    unless set): tokenizing a few thousand short texts takes well under a second without it,
+    and its threads would compete with torch's.
+    """
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     if n is None:
         env = os.environ.get("SFT_THREADS", "").strip()
-        n = int(env) if env else (os.cpu_count() or 1)
-    if not isinstance(n, int) or n < 1:
+        if env:
+            try:
+                n = int(env)
+            except ValueError:
+                raise ValueError(
+                    f"SFT_THREADS={env!r} is not a number of threads: set it to e.g. 2, or unset it."
+                ) from None
+        else:
+            n = free_cores()
+            _THREADS_CHOSEN_HERE[:] = [True]
+            torch.set_num_threads(n)
+            return n
+    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
         raise ValueError(f"threads must be a positive int, got {n!r}.")
+    _THREADS_CHOSEN_HERE[:] = [False]
     torch.set_num_threads(n)
     return n
+
+
+_THREADS_CHOSEN_HERE: list[bool] = [False]  # True once set_threads() chose from the free cores
+
+
+def refresh_threads() -> int:
+    """Choose the threads again from the cores free now, if ``set_threads()`` chose them; returns the number.
+
+    Other programs start and stop during a long chapter; call this before each training run
+    (``sft_helpers.experiments.train_and_evaluate`` does). Threads given explicitly, by
+    ``set_threads(n)`` or ``SFT_THREADS``, stay as they are.
+    """
+    if _THREADS_CHOSEN_HERE[0] and not os.environ.get("SFT_THREADS", "").strip():
+        torch.set_num_threads(free_cores())
+    return torch.get_num_threads()
 
 
 def progress_bar(*args: Any, **kwargs: Any) -> Any:

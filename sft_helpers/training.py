@@ -67,7 +67,7 @@ class TrainConfig:
     early_stopping_metric: str = "loss"  # evaluation metric that picks the best model ("loss" always exists)
     early_stopping_mode: str = "auto"  # "max", "min", or "auto": min when the name contains "loss"
     patience: int | None = None  # stop after this many evaluations without improvement (None: never stop)
-    group_by_length: bool = False  # put examples of similar length in a batch: less padding, faster
+    group_by_length: bool = True  # similar lengths share a batch: less padding, faster (course default)
     seed: int = 0  # seeds dropout and the batch order: the same seed gives the same run
     output_dir: str | None = None  # checkpoint folder; None keeps the best weights in memory only
     load_best_at_end: bool = True  # finish with the best evaluated weights rather than the last ones
@@ -498,6 +498,7 @@ def train(
                 config.seed,
                 progress.epoch,
                 group_by_length=config.group_by_length,
+                accumulate=config.grad_accum_steps,  # a step's batches hold one large batch's examples
             )
             step_loss: Any = 0.0
             batches = _batches(train_examples, order, progress.batch_in_epoch, collator, rank, world)

@@ -350,3 +350,44 @@ def test_patience_stop_follows_the_training_loop_rule():
     assert ex.patience_stop([0.5, 0.4], 1, higher_is_better=True) == (1, 0)
     with pytest.raises(ValueError):
         ex.patience_stop(losses, 0)
+
+
+# ----------------------------------------------------------------------------- train_and_evaluate
+def _token_set(n: int, seed: int) -> Dataset:
+    rng = random.Random(seed)
+    rows = []
+    for _ in range(n):
+        length = rng.randint(3, 12)
+        ids = [rng.randrange(1, 50) for _ in range(length)]
+        rows.append({"input_ids": ids, "attention_mask": [1] * length, "label": int(ids[0] % 3)})
+    return Dataset.from_list(rows)
+
+
+@pytest.mark.parametrize("eval_every", [None, 10**9])
+def test_train_and_evaluate_reuses_the_last_evaluation_only_when_it_scored_these_weights(eval_every):
+    """The watched set's scores equal a fresh evaluate() of the final weights (reused or not)."""
+    from sft_helpers import metrics, training
+
+    def collator(examples):  # pads input_ids and attention_mask with 0
+        width = max(len(e["input_ids"]) for e in examples)
+        out = {
+            k: torch.tensor([e[k] + [0] * (width - len(e[k])) for e in examples])
+            for k in ("input_ids", "attention_mask")
+        }
+        out["labels"] = torch.tensor([e["labels"] for e in examples])
+        return out
+
+    train, val, test = _token_set(40, 0), _token_set(24, 1), _token_set(16, 2)
+    config = training.TrainConfig(
+        epochs=3, batch_size=8, lr=5e-3, eval_every=eval_every, progress=False, verbose=False, bf16=False
+    )
+    model = tiny_bert()
+    out = ex.train_and_evaluate(
+        model, train, {"val": val, "test": test}, config, collator, metrics.classification_metrics
+    )
+    fresh_val = training.evaluate(model, val, collator, metrics.classification_metrics, bf16=False)
+    fresh_test = training.evaluate(model, test, collator, metrics.classification_metrics, bf16=False)
+    assert out["val_accuracy"] == pytest.approx(fresh_val["accuracy"])
+    assert out["val_loss"] == pytest.approx(fresh_val["loss"], rel=1e-5)
+    assert out["test_loss"] == pytest.approx(fresh_test["loss"], rel=1e-5)
+    assert out["steps"] == 15 and "step" not in {k.split("_", 1)[1] for k in out if k.startswith("val_")}

@@ -49,6 +49,57 @@ def test_threads_and_report() -> None:
     assert report["torch"].startswith("2.") and report["device"] in {"cpu", "cuda", "mps"}
 
 
+def _fake_machine(
+    monkeypatch: pytest.MonkeyPatch, cores: int, others_busy: float, own_busy: float = 0.0
+) -> None:
+    """/proc/stat and os.times as on a machine where other processes keep ``others_busy`` cores busy."""
+    import itertools
+    import os
+
+    clock = itertools.count()
+    total_per_sample = 100.0 * cores  # jiffies of all cores between two reads
+    busy = iter([(0.0, 0.0), ((others_busy + own_busy) * 100.0, total_per_sample)])
+    monkeypatch.setattr(runtime, "usable_cores", lambda: cores)
+    monkeypatch.setattr(runtime, "_cpu_jiffies", lambda: next(busy))
+    monkeypatch.setattr(runtime.os, "cpu_count", lambda: cores)
+    own = iter([os.times_result((0.0, 0.0, 0.0, 0.0, 0.0)), os.times_result((own_busy, 0.0, 0.0, 0.0, 0.0))])
+    monkeypatch.setattr(runtime.os, "times", lambda: next(own))
+    import time
+
+    monkeypatch.setattr(time, "perf_counter", lambda: float(next(clock)))  # 1 s between the two reads
+    monkeypatch.setattr(time, "sleep", lambda s: None)
+
+
+@pytest.mark.parametrize(
+    ("cores", "others", "own", "expected"),
+    [(2, 0.0, 0.0, 2), (2, 1.0, 0.0, 1), (2, 2.0, 0.0, 1), (8, 2.6, 0.0, 5), (2, 0.1, 1.9, 2)],
+)
+def test_free_cores_counts_only_what_other_processes_use(monkeypatch, cores, others, own, expected) -> None:
+    """One core busy elsewhere on 2 cores: 1 thread; never 0 threads; our own work is not 'busy'."""
+    _fake_machine(monkeypatch, cores, others, own)
+    assert runtime.free_cores() == expected
+
+
+def test_set_threads_default_and_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    before = torch.get_num_threads()
+    try:
+        monkeypatch.setenv("SFT_THREADS", "1")
+        monkeypatch.delenv("TOKENIZERS_PARALLELISM", raising=False)
+        assert runtime.set_threads() == 1 and torch.get_num_threads() == 1
+        import os
+
+        assert os.environ["TOKENIZERS_PARALLELISM"] == "false"  # no second thread pool next to torch's
+        monkeypatch.setenv("SFT_THREADS", "two")
+        with pytest.raises(ValueError, match="SFT_THREADS='two'"):
+            runtime.set_threads()
+        monkeypatch.delenv("SFT_THREADS")
+        _fake_machine(monkeypatch, 2, 1.0)
+        assert runtime.set_threads() == 1  # the other core is busy: one thread
+    finally:
+        torch.set_num_threads(before)
+    assert 1 <= runtime.usable_cores()
+
+
 def test_cpu_native_bf16_reads_the_cpu_flags(tmp_path) -> None:
     with_bf16 = tmp_path / "with"
     with_bf16.write_text("processor\t: 0\nflags\t\t: fpu sse avx512f avx512_bf16 avx512_vnni\n")
