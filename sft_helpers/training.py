@@ -3,8 +3,9 @@
 One optimizer step is::
 
     for each of grad_accum_steps batches:     # gradient accumulation
-        loss = model(**batch).loss / n         # forward; the model computes the loss (-100 labels ignored)
-        loss.backward()                        # gradients add up in .grad
+        loss = model(**batch).loss * share     # forward; the model's mean loss (-100 labels ignored),
+                                               # times the batch's share of the group's labelled units
+        loss.backward()                        # gradients add up in .grad: the group's mean loss
     clip_grad_norm_(params, max_grad_norm)     # gradient clipping
     optimizer.step(); scheduler.step()         # AdamW, then warmup + linear decay of the learning rate
     optimizer.zero_grad()
@@ -326,29 +327,43 @@ def _compatible(saved: dict[str, Any], config: TrainConfig) -> None:
         )
 
 
-def _loss_units(example: dict[str, Any]) -> int:
-    """How many terms an example adds to the model's mean loss: 1, or its tokens labelled != -100."""
+def _shifts_labels(model: torch.nn.Module) -> bool:
+    """Whether ``model``'s loss predicts token t+1 from tokens <= t (a causal LM drops each first label)."""
+    from transformers import GenerationMixin
+
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model  # a peft wrapper
+    config = getattr(base, "config", None)
+    return isinstance(base, GenerationMixin) and not getattr(config, "is_encoder_decoder", False)
+
+
+def _loss_units(example: dict[str, Any], shift: bool = False) -> int:
+    """How many terms an example adds to the model's mean loss: 1, or its tokens labelled != -100.
+
+    ``shift``: a causal LM's loss compares logits t with labels t+1, so the first label counts for nothing.
+    """
     labels = example["labels"]
     if isinstance(labels, list | tuple):
-        return sum(1 for label in labels if label != -100)
+        return sum(1 for label in labels[1 if shift else 0 :] if label != -100)
     return 1
 
 
 def _rank_share(
-    batch: list[int], examples: list[dict[str, Any]], rank: int, world: int
+    batch: list[int], units: Sequence[int], rank: int, world: int, total: int | None = None
 ) -> tuple[list[int], float]:
-    """This rank's slice of a global batch and the factor that makes DDP's gradient mean exact.
+    """This rank's slice of a global batch and the weight of its mean loss.
 
-    DDP averages the ranks' gradients; scaling rank r's mean loss by ``world * units_r / units``
-    turns that average into the gradient of the mean loss over the whole batch. A rank left
-    without examples (batch smaller than the world) runs one example with weight 0, because
-    every rank must take part in the gradient exchange.
+    The weight is ``world * units_r / total``: rank r's share of the labelled units (``units[i]``
+    of example i) of the whole accumulation group (``total``, by default the batch alone). Summed
+    over the group's batches and averaged over the ranks (what DDP does with gradients), the
+    weighted mean losses are the mean loss over every unit of the group, as one process computing
+    one large batch would have it. A rank left without examples (batch smaller than the world)
+    runs one example with weight 0, because every rank must take part in the gradient exchange.
     """
     mine = distributed.shard(batch, rank, world)
     if not mine:
         return batch[:1], 0.0
-    total = sum(_loss_units(examples[i]) for i in batch)
-    own = sum(_loss_units(examples[i]) for i in mine)
+    total = sum(units[i] for i in batch) if total is None else total
+    own = sum(units[i] for i in mine)
     return mine, (world * own / total if total else 0.0)
 
 
@@ -359,15 +374,24 @@ def _rank_seed(seed: int, rank: int, step: int) -> int:
 
 def _batches(
     examples: list[dict[str, Any]],
+    units: Sequence[int],
     order: list[list[int]],
     start: int,
     collator: Collator,
+    accum: int,
     rank: int = 0,
     world: int = 1,
 ) -> Iterator[tuple[int, dict[str, Any], float]]:
-    """``(index, collated batch, loss weight)`` from batch ``start`` on; this rank's share under DDP."""
+    """``(index, collated batch, loss weight)`` from batch ``start`` on; this rank's share under DDP.
+
+    The weight is the batch's (this rank's slice's) share of the labelled units of its whole
+    accumulation group of ``accum`` batches (the last group may be short), so accumulated
+    gradients equal those of one batch holding the whole group.
+    """
     for b in range(start, len(order)):
-        indices, weight = _rank_share(order[b], examples, rank, world) if world > 1 else (order[b], 1.0)
+        first = b - b % accum
+        total = sum(units[i] for group_batch in order[first : first + accum] for i in group_batch)
+        indices, weight = _rank_share(order[b], units, rank, world, total)
         yield b, collator([dict(examples[i]) for i in indices]), weight
 
 
@@ -426,6 +450,8 @@ def train(
     if config.patience is not None and eval_examples is None:
         raise ValueError("Early stopping (patience) needs an eval_dataset to watch.")
     lengths = example_lengths(train_examples)
+    shift = _shifts_labels(model)
+    units = [_loss_units(example, shift) for example in train_examples]  # weights of exact accumulation
     batches_per_epoch = math.ceil(len(train_examples) / config.batch_size)
     steps_per_epoch = math.ceil(batches_per_epoch / config.grad_accum_steps)
     total_steps = config.max_steps or steps_per_epoch * config.epochs
@@ -501,11 +527,13 @@ def train(
                 accumulate=config.grad_accum_steps,  # a step's batches hold one large batch's examples
             )
             step_loss: Any = 0.0
-            batches = _batches(train_examples, order, progress.batch_in_epoch, collator, rank, world)
+            accum = config.grad_accum_steps
+            batches = _batches(
+                train_examples, units, order, progress.batch_in_epoch, collator, accum, rank, world
+            )
             for b, batch, weight in batches:
-                group_start = b - b % config.grad_accum_steps
-                group_size = min(config.grad_accum_steps, len(order) - group_start)  # last group may be short
-                last_of_group = b + 1 == group_start + group_size
+                group_start = b - b % accum
+                last_of_group = b + 1 == min(group_start + accum, len(order))  # the last group may be short
                 if world > 1 and b == group_start:
                     torch.manual_seed(_rank_seed(config.seed, rank, progress.step))  # per-rank dropout
                 batch = _to_device(batch, device)
@@ -519,8 +547,9 @@ def train(
                             "The model returned no loss: the batch needs 'labels' (a model called without "
                             "labels only predicts; it cannot learn)."
                         )
-                    (loss * weight / group_size).backward()
-                step_loss = step_loss + loss.detach().float() * weight / group_size  # stays on the device
+                    # weight: this batch's share of the group's labelled units, so the sum is the group's mean
+                    (loss * weight).backward()
+                step_loss = step_loss + loss.detach().float() * weight  # stays on the device
                 examples_seen += len(order[b])  # the global batch: every rank counts all ranks' examples
                 if not last_of_group:
                     continue  # keep accumulating gradients

@@ -4,8 +4,9 @@
 same tiny BERT as ``run()`` does in one process, and every rank writes its final weights to
 ``OUT/rank{R}.safetensors`` (rank 0 also ``OUT/history.json``). The data is chosen to make
 sharding awkward: 21 examples in global batches of 5 (slices of 3 and 2, the last batch of 1
-leaves rank 1 empty), token labels with -100 holes (ranks hold different numbers of labelled
-tokens) and gradient accumulation over 2 batches.
+leaves rank 1 empty), token labels with -100 holes (ranks and batches hold different numbers of
+labelled tokens) and gradient accumulation over 2 batches, which must take the steps of one
+process with batches of 10.
 """
 
 from __future__ import annotations
@@ -65,14 +66,17 @@ def make_model() -> BertForTokenClassification:
     return BertForTokenClassification(config)
 
 
-def run(output_dir: str | None) -> tuple[torch.nn.Module, training.TrainResult]:
+def run(
+    output_dir: str | None, batch_size: int = 5, grad_accum_steps: int = 2
+) -> tuple[torch.nn.Module, training.TrainResult]:
     """Train the tiny model; identical arguments in one process and under torchrun."""
     torch.set_num_threads(1)
     model = make_model()
     config = training.TrainConfig(
         epochs=2,
-        batch_size=5,
-        grad_accum_steps=2,
+        batch_size=batch_size,
+        grad_accum_steps=grad_accum_steps,
+        group_by_length=False,  # batches of 5 accumulated in pairs and batches of 10 hold the same examples
         lr=3e-3,
         seed=3,
         output_dir=output_dir,

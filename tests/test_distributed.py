@@ -117,16 +117,30 @@ def test_rank_loss_weights_make_the_mean_exact() -> None:
         terms = [losses[i][j] for i in indices for j, y in enumerate(examples[i]["labels"]) if y != -100]
         return torch.stack(terms).mean()
 
+    units = [training._loss_units(e) for e in examples]
+    assert units == [2, 3, 1, 1, 5]
     batch = [0, 1, 2, 3, 4]
-    for world in (2, 3):
+    for world in (1, 2, 3):
         combined = sum(
-            training._rank_share(batch, examples, r, world)[1]
-            * mean_loss(training._rank_share(batch, examples, r, world)[0])
+            training._rank_share(batch, units, r, world)[1]
+            * mean_loss(training._rank_share(batch, units, r, world)[0])
+            for r in range(world)
+        )
+        torch.testing.assert_close(combined / world, mean_loss(batch))
+    # accumulation: two batches of one group, each weighted by its share of the group's units
+    group, total = [[0, 1, 2], [3, 4]], sum(units)
+    for world in (1, 2):
+        combined = sum(
+            training._rank_share(b, units, r, world, total)[1]
+            * mean_loss(training._rank_share(b, units, r, world, total)[0])
+            for b in group
             for r in range(world)
         )
         torch.testing.assert_close(combined / world, mean_loss(batch))
     # a rank without examples runs one with weight 0 (it must still join the gradient exchange)
-    assert training._rank_share([4], examples, 1, 2) == ([4], 0.0)
+    assert training._rank_share([4], units, 1, 2) == ([4], 0.0)
+    # a causal LM predicts token t+1 from tokens <= t: each example's first label is no term of its loss
+    assert [training._loss_units(e, shift=True) for e in examples] == [2, 2, 1, 0, 4]
 
 
 # ----------------------------------------------------------------------------- two processes
@@ -146,18 +160,24 @@ def test_two_processes_match_one_on_token_classification(tmp_path: Path) -> None
     assert not [p for p in run_dir.iterdir() if p.name.startswith(".tmp-")]
 
     driver = load_driver()
-    single, result = driver.run(None)
-    initial = driver.make_model().state_dict()
-    moved = max((single.state_dict()[k] - initial[k]).abs().max().item() for k in rank0)
-    assert moved > 5e-3  # the weights really trained, so the comparison below means something
-    for key, value in single.state_dict().items():
-        torch.testing.assert_close(rank0[key], value, rtol=0, atol=1e-5, msg=key)
     history = json.loads((tmp_path / "history.json").read_text())
-    assert [r["step"] for r in history["train"]] == [r["step"] for r in result.history["train"]]
-    for ours, theirs in zip(
-        history["train"] + history["eval"], result.history["train"] + result.history["eval"]
-    ):
-        assert ours["loss"] == pytest.approx(theirs["loss"], rel=1e-5)
+    initial = driver.make_model().state_dict()
+    # one process with the same settings, and one process with one batch of 10 per step instead of
+    # 2 accumulated batches of 5 (21 examples: steps of 10, 10, 1 either way): exact accumulation
+    # over ranks and batches makes all three take the same steps
+    for batch_size, accum in ((5, 2), (10, 1)):
+        single, result = driver.run(None, batch_size=batch_size, grad_accum_steps=accum)
+        moved = max((single.state_dict()[k] - initial[k]).abs().max().item() for k in rank0)
+        assert moved > 5e-3  # the weights really trained, so the comparison below means something
+        for key, value in single.state_dict().items():
+            torch.testing.assert_close(
+                rank0[key], value, rtol=0, atol=1e-5, msg=f"{key} ({batch_size}x{accum})"
+            )
+        assert [r["step"] for r in history["train"]] == [r["step"] for r in result.history["train"]]
+        for ours, theirs in zip(
+            history["train"] + history["eval"], result.history["train"] + result.history["eval"]
+        ):
+            assert ours["loss"] == pytest.approx(theirs["loss"], rel=1e-5)
 
 
 def test_train_command_on_two_processes_matches_one(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ import pytest
 import torch
 from datasets import ClassLabel, Dataset, Features, Sequence, Value
 from tokenizers import Tokenizer, models
+from torch.optim.optimizer import register_optimizer_step_pre_hook
 from transformers import (
     BertConfig,
     BertForSequenceClassification,
@@ -236,6 +237,83 @@ def test_gradient_accumulation_matches_a_larger_batch(tokenizer) -> None:
         for key in results[0]:
             torch.testing.assert_close(other[key], results[0][key], rtol=1e-9, atol=1e-10)
 
+
+def _step_gradients(run) -> list[dict[int, torch.Tensor]]:
+    """The gradients every optimizer step of ``run()`` applied (before the step, after any clipping)."""
+    seen: list[dict[int, torch.Tensor]] = []
+
+    def hook(optimizer, args, kwargs) -> None:
+        params = [p for group in optimizer.param_groups for p in group["params"]]
+        seen.append({i: p.grad.detach().clone() for i, p in enumerate(params) if p.grad is not None})
+
+    handle = register_optimizer_step_pre_hook(hook)
+    try:
+        run()
+    finally:
+        handle.remove()
+    return seen
+
+
+def with_label_holes(dataset: Dataset, seed: int = 5) -> Dataset:
+    """About a third of the token labels set to -100 (ignored), so examples count different units."""
+    rng = np.random.default_rng(seed)
+    return dataset.map(lambda row: {"labels": [y if rng.random() > 0.3 else -100 for y in row["labels"]]})
+
+
+@pytest.mark.parametrize("task", ["token", "sequence"])
+def test_accumulated_gradients_equal_one_large_batch(tokenizer, task: str) -> None:
+    """4 micro-batches of 8 take the steps of one batch of 32: the same gradients, then the same weights.
+
+    76 examples of 3-20 tokens: the batch-32 run has batches of 32, 32 and 12; the accumulated run
+    has groups of 8+8+8+8 twice, then an uneven last group of 8+4. With token labels each
+    micro-batch holds a different number of labelled tokens, so a mean of the micro-batches' mean
+    losses would weight tokens of short micro-batches more than those of long ones.
+    """
+    token = task == "token"
+    train = make_dataset(76, token_labels=token, num_labels=3)
+    if token:
+        train = with_label_holes(train)
+    collator = DataCollatorForTokenClassification(tokenizer) if token else DataCollatorWithPadding(tokenizer)
+    runs = []
+    for batch_size, accum in ((32, 1), (8, 4)):
+        model = tiny_bert(num_labels=3, dropout=0.0, token=token).double()  # float64: see the test above
+        settings = config(batch_size=batch_size, grad_accum_steps=accum, epochs=2, max_grad_norm=None,
+                          group_by_length=False)  # fmt: skip
+        grads = _step_gradients(lambda m=model, s=settings: training.train(m, train, None, s, collator))
+        runs.append((grads, weights(model)))
+    (grads_big, weights_big), (grads_accum, weights_accum) = runs
+    assert len(grads_big) == len(grads_accum) == 6  # 3 steps an epoch
+    for step, (big, accum) in enumerate(zip(grads_big, grads_accum)):
+        assert big.keys() == accum.keys()
+        for i in big:
+            torch.testing.assert_close(accum[i], big[i], rtol=1e-9, atol=1e-12, msg=f"step {step + 1}, param {i}")
+    for key in weights_big:
+        torch.testing.assert_close(weights_accum[key], weights_big[key], rtol=1e-9, atol=1e-10, msg=key)
+
+
+def test_accumulated_causal_lm_gradients_equal_one_large_batch(tokenizer) -> None:
+    """A causal LM's loss skips each example's first label (it predicts token t+1 from tokens <= t)."""
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    rows = make_dataset(40).to_list()
+    data = Dataset.from_list([{"input_ids": r["input_ids"], "attention_mask": r["attention_mask"],
+                               "labels": r["input_ids"]} for r in rows])  # fmt: skip
+    collator = DataCollatorForTokenClassification(tokenizer)  # pads labels with -100
+    runs = []
+    for batch_size, accum in ((20, 1), (5, 4)):
+        torch.manual_seed(0)
+        gpt = GPT2Config(vocab_size=VOCAB, n_positions=32, n_embd=16, n_layer=1, n_head=2, resid_pdrop=0.0,
+                         embd_pdrop=0.0, attn_pdrop=0.0, bos_token_id=2, eos_token_id=3)  # fmt: skip
+        model = GPT2LMHeadModel(gpt).double()
+        settings = config(batch_size=batch_size, grad_accum_steps=accum, epochs=1, max_grad_norm=None,
+                          group_by_length=False)  # fmt: skip
+        runs.append(_step_gradients(lambda m=model, s=settings: training.train(m, data, None, s, collator)))
+    assert len(runs[0]) == len(runs[1]) == 2
+    for big, accum in zip(*runs):
+        for i in big:
+            # transformers computes the causal LM loss on float32 logits (logits.float()), so the
+            # tolerance is float32 rounding (seen: 1e-5 relative); unweighted micro-batches miss by 5e-2
+            torch.testing.assert_close(accum[i], big[i], rtol=1e-4, atol=1e-7)
 
 def test_early_stopping_stops_and_restores_the_best(tokenizer) -> None:
     scores = iter([0.9, 0.8, 0.7, 0.6, 0.5, 0.4])  # the metric only gets worse after the first evaluation
