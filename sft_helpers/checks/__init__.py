@@ -12,6 +12,7 @@ from sft_helpers.checks.ch04_classification import *  # noqa: F401,F403
 from sft_helpers.checks.ch05_ner import *  # noqa: F401,F403
 from sft_helpers.checks.ch06_practice import *  # noqa: F401,F403
 from sft_helpers.checks.ch07_instruction import *  # noqa: F401,F403
+from sft_helpers.checks.ch08_qa import *  # noqa: F401,F403
 from sft_helpers.checks.core import CheckResult  # noqa: F401
 from sft_helpers.checks.feed import learner_or_reference  # noqa: F401
 

@@ -5,6 +5,9 @@
   intensifier, unseen_words, noise).
 * ``load_ner(source="bundled")``: ``DatasetDict`` with ``tokens`` and ``ner_tags`` (list of
   ClassLabel, IOB2), the schema of the hub's CoNLL-2003.
+* ``load_qa(source="bundled")``: ``DatasetDict`` with ``id``, ``title``, ``context``,
+  ``question`` and ``answers`` (``text`` and ``answer_start`` lists, empty when the question
+  has no answer), the schema of the hub's squad_v2; files in the official SQuAD JSON layout.
 
 ``source`` is ``"bundled"``, a folder (files named train*, valid*/dev*/testa, test*/testb
 give the splits it has), a single file (its split from its name, else ``train``), or a
@@ -38,6 +41,7 @@ from sft_helpers.data.readers import (
 __all__ = [
     "load_classification",
     "load_ner",
+    "load_qa",
     "verify_bundled",
     "bundled_dir",
     "DataFormatError",
@@ -118,3 +122,30 @@ def load_ner(source: str | os.PathLike = "bundled"):
     if files is None:
         return load_from_hub(str(source), task="ner")
     return schema.ner_dict({split: read_conll(path) for split, path in files.items()})
+
+
+@functools.lru_cache(maxsize=4)
+def _bundled_qa_rows(folder: str) -> dict[str, list]:
+    from sft_helpers.data.squad import read_squad
+
+    return {s: read_squad(Path(folder) / "qa" / f"{s}.json") for s in SPLITS}
+
+
+def load_qa(source: str | os.PathLike = "bundled"):
+    """An extractive-QA ``DatasetDict`` (``id, title, context, question, answers``) from ``source``.
+
+    ``"bundled"``: the course's generated paragraphs (biographies, companies, cup finals,
+    cities) with SQuAD 2.0-style unanswerable questions. A SQuAD JSON file (v1.1 or v2.0;
+    its split from its name, else ``train``) or a folder of them (``train-v2.0.json``,
+    ``dev-v2.0.json``, ...). Anything else is tried as a hub id (``"rajpurkar/squad_v2"``),
+    which needs the network.
+    """
+    from sft_helpers.data.squad import SQUAD_EXTENSIONS, qa_dict, qa_from_hub, read_squad
+
+    source = _check_source(source)
+    if source == "bundled":
+        return qa_dict(_bundled_qa_rows(str(bundled_dir())))
+    files = _local_files(source, SQUAD_EXTENSIONS)
+    if files is None:
+        return qa_from_hub(str(source))
+    return qa_dict({split: read_squad(path) for split, path in files.items()})

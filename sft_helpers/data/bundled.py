@@ -14,13 +14,17 @@ MANIFEST = "MANIFEST.sha256"
 
 
 def bundled_dir() -> Path:
-    """The folder holding the bundled data sets (``classification/``, ``ner/``) and the manifest."""
+    """The folder holding the bundled data sets (``classification/``, ``ner/``, ``qa/``) and the manifest."""
     return Path(__file__).resolve().parent / "bundled"
 
 
 def data_files() -> list[str]:
     """Paths, relative to the bundled folder, of every data file the manifest covers."""
-    return [f"classification/{s}.tsv" for s in SPLITS] + [f"ner/{s}.txt" for s in SPLITS]
+    return (
+        [f"classification/{s}.tsv" for s in SPLITS]
+        + [f"ner/{s}.txt" for s in SPLITS]
+        + [f"qa/{s}.json" for s in SPLITS]
+    )
 
 
 # ---------------------------------------------------------------- file formats

@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from sft_helpers.data import bundled, news, reviews
+from sft_helpers.data import bundled, news, qa, reviews
 
 SEED = 13
 TOLERANCE = 0.02  # absolute, for every float in stats.json
@@ -25,7 +25,10 @@ STATS_FILE = "stats.json"
 
 
 def write_data(folder: str | Path, seed: int = SEED) -> tuple[dict, dict]:
-    """Generate both data sets into ``folder`` (plus the manifest); returns the generators' rows."""
+    """Generate the data sets into ``folder`` (plus the manifest); returns the generators' rows.
+
+    The question-answering files (``qa/*.json``) are written too, by :func:`write_qa`.
+    """
     folder = Path(folder)
     review_rows = reviews.generate(seed)
     news_rows = news.generate(seed)
@@ -38,26 +41,38 @@ def write_data(folder: str | Path, seed: int = SEED) -> tuple[dict, dict]:
         (folder / "ner" / f"{split}.txt").write_text(
             bundled.conll_text(sentences), encoding="utf-8", newline="\n"
         )
+    write_qa(folder, seed)
     bundled.write_manifest(folder)
     return review_rows, news_rows
 
 
+def write_qa(folder: str | Path, seed: int = SEED) -> dict[str, list[dict]]:
+    """The question-answering data set (``qa/{split}.json``, SQuAD 2.0 layout); returns its rows."""
+    rows = qa.generate(seed)
+    (Path(folder) / "qa").mkdir(parents=True, exist_ok=True)
+    for split in bundled.SPLITS:
+        (Path(folder) / "qa" / f"{split}.json").write_text(qa.squad_json(rows[split]), encoding="utf-8", newline="\n")
+    return rows
+
+
 def compute_stats(review_rows: dict, news_rows: dict, seed: int = SEED) -> dict[str, dict[str, Any]]:
     """Every number the two cards print, computed from the generated rows."""
-    from sft_helpers.data import stats
+    from sft_helpers.data import qa_card, stats
 
     return {
         "classification": stats.classification_stats(review_rows, seed),
         "ner": stats.ner_stats(news_rows),
+        "qa": qa_card.qa_stats(qa.generate(seed)),
     }
 
 
 def write_cards(folder: str | Path, all_stats: dict[str, dict[str, Any]]) -> None:
     """Write ``stats.json`` and the ``README.md`` card into each data set's folder."""
-    from sft_helpers.data import cards
+    from sft_helpers.data import cards, qa_card
 
     folder = Path(folder)
-    for name, render in (("classification", cards.classification_card), ("ner", cards.ner_card)):
+    renderers = (("classification", cards.classification_card), ("ner", cards.ner_card), ("qa", qa_card.qa_card))
+    for name, render in renderers:
         st = all_stats[name]
         (folder / name / STATS_FILE).write_text(
             json.dumps(st, indent=2, sort_keys=True) + "\n", encoding="utf-8"
@@ -129,6 +144,7 @@ def main(argv: list[str] | None = None) -> int:
             f"classification: bag-of-words accuracy on test {c['baselines']['bag_of_words']['test']['accuracy']:.3f}"
         )
         print(f"ner: memorising tagger F1 on test {n['baselines']['memorising']['test']['f1']:.3f}")
+        print(f"qa: word-overlap baseline F1 on test {all_stats['qa']['baseline']['test']['f1']:.1f}")
     return 0
 
 
