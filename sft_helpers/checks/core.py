@@ -71,7 +71,8 @@ the trace function flags any frame that runs a reference's code object, so
 Results for the grader: when the environment variable ``SFT_CHECK_RESULTS`` names a file, each
 final check result is appended to it as one JSON line ``{"name", "check", "passed",
 "message", "cell"}`` (``cell`` is ``SFT_CHECK_CELL``, set by the grader before each check
-cell). A :class:`CheckResult` built outside a decorated check records itself when created.
+cell). Only a decorated check records its result; building a :class:`CheckResult` writes
+nothing (a hand-made ``CheckResult(True, ...)`` in a notebook is no result for the grader).
 """
 
 from __future__ import annotations
@@ -167,8 +168,6 @@ class CheckResult:
             raise TypeError(f"CheckResult(passed=...) must be a bool, got {type(self.passed).__name__}")
         self.message = str(self.message)
         self.hint = str(self.hint or "")
-        if _STATE.get() is None:  # built outside a decorated check: it is final, record it
-            self.record()
 
     def __bool__(self) -> bool:
         return self.passed
