@@ -421,7 +421,11 @@ def score_answers(rows: Sequence[Mapping[str, Any]], answers: Sequence[str]) -> 
             valid = exact = 0
             for row, answer in pairs:
                 gold, predicted = parse_entities(row["response"]), parse_entities(answer)
-                assert gold is not None, "a gold response is not JSON: the data set is broken"
+                if gold is None:
+                    raise ValueError(
+                        f"an entities row's gold response is not a JSON object: {str(row['response'])[:80]!r}; "
+                        "fix the data set (every entities row's response is the JSON answer)."
+                    )
                 valid += predicted is not None
                 exact += predicted is not None and all(
                     sorted(gold[k]) == sorted(predicted[k]) for k in ENTITY_TYPES
