@@ -20,7 +20,7 @@ belong to another entity (the unanswerable questions).
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from sft_helpers.qa import normalize_answer, squad_v2_scores

@@ -183,6 +183,23 @@ def _independent(case: dict[str, Any]) -> tuple[int, int, float]:
     return a, b, case["start_logits"][a] + case["end_logits"][b]
 
 
+def _span_mistakes(case: dict[str, Any]) -> dict[str, Any]:
+    """What common mistakes of the best-span search return on ``case``, with the advice each deserves."""
+    m, n = case["context_mask"], case["max_answer_length"]
+    return {
+        "a span of max_answer_length tokens has end - start = max_answer_length - 1 at most": lambda: _span_by(
+            case, lambda a, b: m[a] and m[b] and 0 <= b - a <= n
+        ),
+        "spans longer than max_answer_length tokens are not allowed": lambda: _span_by(
+            case, lambda a, b: m[a] and m[b] and 0 <= b - a
+        ),
+        "both ends must be context tokens (context_mask True): no [CLS], question or padding": lambda: _span_by(
+            case, lambda a, b: 0 <= b - a < n
+        ),
+        "the end may not come before the start: search pairs, not two separate argmaxes": lambda: _independent(case),
+    }
+
+
 @check("best_span", references=["sft_helpers.qa.best_span", "sft_helpers.qa.top_spans"])
 def check_best_span(fn: Any) -> Any:
     """``fn(start_logits, end_logits, context_mask, max_answer_length) -> (start, end, score)``."""
@@ -205,24 +222,8 @@ def check_best_span(fn: Any) -> Any:
         got_t = (int(got[0]), int(got[1]), float(got[2]))
         message = compare_values(got_t, tuple(expected), name="(start, end, score)", atol=1e-6)
         if message:
-            m, L = case["context_mask"], case["max_answer_length"]
-            advice = diagnose(
-                got_t,
-                {
-                    "a span of max_answer_length tokens has end - start = max_answer_length - 1 at most": lambda: _span_by(
-                        case, lambda a, b: m[a] and m[b] and 0 <= b - a <= L
-                    ),
-                    "spans longer than max_answer_length tokens are not allowed": lambda: _span_by(
-                        case, lambda a, b: m[a] and m[b] and 0 <= b - a
-                    ),
-                    "both ends must be context tokens (context_mask True): no [CLS], question or padding": lambda: _span_by(
-                        case, lambda a, b: 0 <= b - a < L
-                    ),
-                    "the end may not come before the start: search pairs, not two separate argmaxes": lambda: (
-                        _independent(case)
-                    ),
-                },
-            )
+            L = case["max_answer_length"]
+            advice = diagnose(got_t, _span_mistakes(case))
             fail_if(
                 f"{message} for start_logits={case['start_logits']}, end_logits={case['end_logits']}, "
                 f"context_mask={case['context_mask']}, max_answer_length={L}",
