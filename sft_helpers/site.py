@@ -40,9 +40,10 @@ DOCTREES_DIR = BUILD_DIR / "site-doctrees"  # Sphinx's cache between builds
 TEST_DIR = BUILD_DIR / "site-test"  # the browser test's summary and screenshots
 WARNINGS_FILE = BUILD_DIR / "site-warnings.txt"
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_INSTALL = "apt-get update && apt-get install -y chromium"
-# What the browser test installs from Debian: the browser, and a font for the glossary's Chinese.
-BROWSER_DEBS = ("chromium", "fonts-wqy-microhei")
+CHROMIUM_INSTALL = "apt-get update && apt-get install -y chromium chromium-driver"
+# What the browser test installs from Debian: the browser, its WebDriver (for Selenium users; Playwright
+# drives the browser itself), and a font for the glossary's Chinese.
+BROWSER_DEBS = ("chromium", "chromium-driver", "fonts-wqy-microhei")
 SITE_MODULES = ("sphinx", "myst_nb", "sphinx_book_theme", "playwright")
 # Pages written from the repository's Markdown files: site page -> source file.
 GLOSSARY_PAGE = "glossary"
