@@ -114,14 +114,20 @@ def test_the_chapter_uses_the_learners_training_step(outputs: str) -> None:
     assert "Using your training_step (its check passed)" in outputs
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the stored full run took 608 s: its teaching loop ran at 0.83 s/step against 0.40 s/step for the "
-    "library loop later in the same run (a busy shared machine); refresh on a quiet machine, then drop this mark",
-)
 def test_the_chapter_stays_within_its_time_budget(run: dict) -> None:
-    """Issue 15: chapter 4's full mode takes at most about 5 minutes on the course machine."""
-    assert run["seconds"] < 330, run["seconds"]
+    """Issue 15: chapter 4's full mode takes at most 4 minutes on the course machine (2 cores)."""
+    assert run["seconds"] <= 240, run["seconds"]
+
+
+def test_the_teaching_loop_is_not_slower_than_the_library_loop(results: dict, outputs: str) -> None:
+    """Issue 15: the hand-written loop takes the library's steps; it must not pay twice as much per step.
+
+    (The stored run before this test had 0.83 s/step against 0.40: other work on the shared cores
+    while two torch threads waited for each other; set_threads/refresh_threads now use free cores.)
+    """
+    if "the machine was busy with other work during the timings" in outputs:
+        return  # a contended run measures the machine, not the loops
+    assert results["loop_seconds_per_step"] <= 1.5 * results["library_seconds_per_step"]
 
 
 def test_one_confident_mistake_costs_as_much_as_hundreds_of_right_answers(results: dict) -> None:
