@@ -20,10 +20,12 @@ of the N processes takes 1/N of every batch, so the run computes the same update
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
 import sys
+from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -32,10 +34,31 @@ import torch
 
 from sft_helpers import distributed, runtime
 
-__all__ = ["build_parser", "main", "set_dropout"]
+__all__ = ["UserError", "build_parser", "main", "set_dropout"]
 
 TASKS = {"classification": "sequence-classification", "ner": "token-classification"}
 DEFAULT_METRIC = {"classification": "accuracy", "ner": "f1"}
+
+
+class UserError(ValueError):
+    """A mistake in the command's options or input files: ``main`` reports it in one line.
+
+    Every other exception is a bug (in the course or a library) and keeps its traceback;
+    ``--debug`` shows the traceback of a user error too.
+    """
+
+
+@contextlib.contextmanager
+def _user_input(what: str) -> Iterator[None]:
+    """Errors raised while reading ``what`` (the user's data, model folder or options) are user errors."""
+    from sft_helpers.models import ModelNotAvailableError
+
+    try:
+        yield
+    except UserError:
+        raise
+    except (ValueError, TypeError, OSError, ModelNotAvailableError) as error:
+        raise UserError(f"{what}: {error}") from error
 
 
 def _positive_int(text: str) -> int:
@@ -104,7 +127,10 @@ def build_parser(prog: str = "python -m sft_helpers train") -> argparse.Argument
     add("--label-all-subwords", action="store_true", help="ner: label every subword, not only the first")
     add("--group-by-length", action="store_true", help="batch examples of similar length (less padding)")
     add(
-        "--bf16", choices=("auto", "on", "off"), default="auto", help="bf16 autocast (auto: where the GPU or CPU computes bf16 natively)"
+        "--bf16",
+        choices=("auto", "on", "off"),
+        default="auto",
+        help="bf16 autocast (auto: where the GPU or CPU computes bf16 natively)",
     )
     add("--seed", type=int, default=0, help="seed of the head's initialisation, batch order and dropout")
     add(
@@ -156,12 +182,13 @@ def _load_splits(task: str, data: str, seed: int) -> Any:
     from sft_helpers import data as data_module
 
     loader = data_module.load_classification if task == "classification" else data_module.load_ner
-    splits = loader(data)
+    with _user_input(f"--data {data!r}"):
+        splits = loader(data)
     if "train" not in splits or len(splits["train"]) == 0:
-        raise ValueError(f"--data {data!r} has no training examples (a train* file or split); add one.")
+        raise UserError(f"--data {data!r} has no training examples (a train* file or split); add one.")
     if "validation" not in splits or len(splits["validation"]) == 0:
         if len(splits["train"]) < 10:
-            raise ValueError(
+            raise UserError(
                 f"--data {data!r} has no validation split and only {len(splits['train'])} training examples; "
                 "add a valid*/dev* file or more data."
             )
@@ -207,7 +234,7 @@ def _prepare_output(output_dir: Path, resume: bool, overwrite: bool) -> Path:
     if has_run and overwrite and distributed.is_main():
         shutil.rmtree(checkpoint_dir)
     elif has_run and not resume and not overwrite:
-        raise ValueError(
+        raise UserError(
             f"--output-dir {output_dir} already holds checkpoints of a run: pass --resume to continue it, "
             "--overwrite to start afresh, or choose another --output-dir."
         )
@@ -228,7 +255,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     runtime.set_threads(args.threads or _default_threads())
     world = distributed.world_size()
     if args.batch_size < world:
-        raise ValueError(
+        raise UserError(
             f"--batch-size {args.batch_size} is the global batch and must be at least the number of "
             f"processes ({world}); raise it or start fewer processes."
         )
@@ -241,9 +268,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     runtime.seed_everything(args.seed)  # the new head's initialisation
     splits = _load_splits(args.task, args.data, args.seed)
     names = _label_names(args.task, splits)
-    model, tokenizer = load_pretrained(
-        TASKS[args.task], labels=names, name=args.model, verbose=distributed.is_main()
-    )
+    with _user_input(f"--model {args.model!r}" if args.model else "the bundled model"):
+        model, tokenizer = load_pretrained(
+            TASKS[args.task], labels=names, name=args.model, verbose=distributed.is_main()
+        )
     if args.dropout is not None:
         set_dropout(model, args.dropout)
     train_set = _tokenize(args.task, _first(splits["train"], args.max_train_examples), tokenizer, args, names)
@@ -257,23 +285,24 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         collator = DataCollatorWithPadding(tokenizer)
         compute_metrics = metrics.classification_metrics
 
-    config = training.TrainConfig(
-        epochs=args.epochs,
-        max_steps=args.max_steps,
-        batch_size=args.batch_size,
-        grad_accum_steps=args.grad_accum,
-        lr=args.lr,
-        weight_decay=args.weight_decay,
-        warmup_ratio=args.warmup_ratio,
-        eval_every=args.eval_every,
-        early_stopping_metric=args.metric or DEFAULT_METRIC[args.task],
-        patience=args.patience,
-        group_by_length=args.group_by_length,
-        seed=args.seed,
-        output_dir=str(checkpoint_dir),
-        bf16={"auto": None, "on": True, "off": False}[args.bf16],
-        progress=not args.no_progress,
-    )
+    with _user_input("the training options"):  # e.g. --lr 5 or --warmup-ratio 1
+        config = training.TrainConfig(
+            epochs=args.epochs,
+            max_steps=args.max_steps,
+            batch_size=args.batch_size,
+            grad_accum_steps=args.grad_accum,
+            lr=args.lr,
+            weight_decay=args.weight_decay,
+            warmup_ratio=args.warmup_ratio,
+            eval_every=args.eval_every,
+            early_stopping_metric=args.metric or DEFAULT_METRIC[args.task],
+            patience=args.patience,
+            group_by_length=args.group_by_length,
+            seed=args.seed,
+            output_dir=str(checkpoint_dir),
+            bf16={"auto": None, "on": True, "off": False}[args.bf16],
+            progress=not args.no_progress,
+        )
     distributed.print0(
         f"Training {args.task} on {len(train_set)} examples, {len(eval_set)} for validation; "
         f"{world} process(es) on {distributed.device().type}, global batch {args.batch_size}."
@@ -321,7 +350,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None, prog: str = "python -m sft_helpers train") -> int:
-    """Parse ``argv``, train, return the exit code (2: bad input, 130: interrupted)."""
+    """Parse ``argv``, train, return the exit code (2: bad input, 130: interrupted; a bug raises)."""
     args = build_parser(prog).parse_args(sys.argv[1:] if argv is None else argv)
     try:
         distributed.init()
@@ -329,9 +358,9 @@ def main(argv: list[str] | None = None, prog: str = "python -m sft_helpers train
     except KeyboardInterrupt:
         distributed.print0("Interrupted; run the same command with --resume to continue.", file=sys.stderr)
         return 130
-    except (ValueError, TypeError, FileNotFoundError) as error:
-        # A bad option or data file says what to fix in one line; --debug shows where it came
-        # from (the same exception types can also come from a bug inside the course or a library).
+    except UserError as error:
+        # A bad option or data file says what to fix in one line; --debug shows where it came from.
+        # Any other exception is a bug, not the user's mistake, and keeps its traceback.
         if args.debug:
             raise
         print(f"error: {error}\n(add --debug to see the full traceback)", file=sys.stderr)

@@ -151,3 +151,26 @@ def test_debug_shows_the_traceback_of_an_error(tmp_path: Path, capsys: pytest.Ca
     assert "add --debug" in capsys.readouterr().err
     with pytest.raises((FileNotFoundError, ValueError)):
         train_cli.main(["--task", "classification", "--data", str(missing), "--debug", *QUIET])
+
+
+def test_a_bug_keeps_its_traceback(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    """Only user mistakes become one line: a ValueError from inside the training loop is a bug and raises."""
+    from sft_helpers import training
+
+    def broken_train(*args, **kwargs):
+        raise ValueError("an internal bug, not the user's mistake")
+
+    monkeypatch.setattr(training, "train", broken_train)
+    with pytest.raises(ValueError, match="internal bug") as info:
+        classify(tmp_path / "run")
+    assert not isinstance(info.value, train_cli.UserError)
+    assert "add --debug" not in capsys.readouterr().err
+
+
+def test_a_bad_option_value_is_one_line_and_a_user_error_with_debug(tmp_path: Path, capsys) -> None:
+    assert classify(tmp_path / "run", "--lr", "5") == 2  # TrainConfig refuses it: the user's mistake
+    err = capsys.readouterr().err
+    assert err.startswith("error: the training options:") and "lr" in err and "Traceback" not in err
+    with pytest.raises(train_cli.UserError, match="lr") as info:
+        classify(tmp_path / "run", "--lr", "5", "--debug")
+    assert isinstance(info.value.__cause__, ValueError)  # --debug shows where it came from
