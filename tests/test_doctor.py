@@ -72,18 +72,32 @@ def test_same_environment_compares_bin_folders_without_resolving_links(tmp_path)
     assert not doctor.same_environment("", str(one))
 
 
-def test_a_kernel_registered_by_another_checkout_is_noted(monkeypatch, tmp_path) -> None:
+def test_the_notebooks_kernel_must_run_this_python(monkeypatch, tmp_path) -> None:
     from jupyter_client import kernelspec
 
     class Spec:
         argv = [str(tmp_path / "elsewhere" / "bin" / "python"), "-m", "ipykernel_launcher"]
 
-    monkeypatch.setattr(kernelspec.KernelSpecManager, "find_kernel_specs", lambda self: {"sft-workbook": "x"})
+    specs = {"python3": "x"}
+    monkeypatch.setattr(kernelspec.KernelSpecManager, "find_kernel_specs", lambda self: specs)
     monkeypatch.setattr(kernelspec.KernelSpecManager, "get_kernel_spec", lambda self, name: Spec())
     (finding,) = doctor.check_kernel()
-    # a note, not a failure: notebooks run by the course use this Python's own kernel
-    assert finding.ok and "another checkout registered it last" in finding.line()
-    assert "ipykernel install --user --name sft-workbook" in finding.line()
-    Spec.argv = [sys.executable, "-m", "ipykernel_launcher"]
+    assert not finding.ok and "not this Python" in finding.line()
+    assert "ipykernel install --sys-prefix --name python3" in finding.line()
+    for argv0 in (sys.executable, "python"):  # set-up's registration, or ipykernel's own spec
+        Spec.argv = [argv0, "-m", "ipykernel_launcher"]
+        (finding,) = doctor.check_kernel()
+        assert finding.ok, finding.line()
+    specs.clear()
     (finding,) = doctor.check_kernel()
-    assert finding.ok, finding.line()
+    assert not finding.ok and "not found" in finding.line()
+
+
+def test_setup_registers_the_kernel_the_notebooks_name_inside_the_venv() -> None:
+    import inspect
+
+    from sft_helpers import setup_env
+
+    assert setup_env.KERNEL_NAME == "python3"  # metadata.kernelspec.name of every notebook
+    source = inspect.getsource(setup_env.setup)
+    assert '"--sys-prefix"' in source and '"--user"' not in source
