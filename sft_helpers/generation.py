@@ -8,12 +8,21 @@ batching, so little padding is needed, and the answers are returned in the origi
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from typing import Any
 
 import torch
 
 __all__ = ["chat_prompt", "generate"]
+
+
+def _autocast(device: torch.device, bf16: bool | None) -> contextlib.AbstractContextManager:
+    from sft_helpers.runtime import resolve_bf16
+
+    if not resolve_bf16(device, bf16):
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
 
 
 def chat_prompt(tokenizer: Any, prompt: str) -> str:
@@ -31,12 +40,16 @@ def generate(
     max_new_tokens: int = 64,
     batch_size: int = 8,
     chat: bool = True,
+    bf16: bool | None = None,
 ) -> list[str]:
     """Greedy answers to ``prompts`` (decoded, special tokens dropped), in the order given.
 
     ``chat=True`` wraps each prompt in the chat template (user turn + assistant header); with
     ``chat=False`` the prompts are used as they are. Generation stops at the tokenizer's
-    end-of-sequence token or after ``max_new_tokens`` tokens.
+    end-of-sequence token or after ``max_new_tokens`` tokens (a batch stops as soon as all of its
+    answers have ended). ``bf16``: bf16 autocast, as in training; None means where the hardware
+    computes bf16 natively (``runtime.resolve_bf16``), float32 elsewhere. Greedy answers in bf16
+    can differ from float32 ones in a few tokens.
     """
     if isinstance(prompts, str):
         raise TypeError("prompts must be a list of strings; wrap a single prompt as [prompt].")
@@ -59,13 +72,14 @@ def generate(
             batch = tokenizer(
                 [texts[i] for i in chosen], return_tensors="pt", padding=True, add_special_tokens=False
             ).to(device)  # input_ids, attention_mask: (batch, longest prompt), pads on the left
-            output = model.generate(
-                **batch,
-                max_new_tokens=max_new_tokens,
-                do_sample=False,
-                pad_token_id=pad_id,
-                eos_token_id=tokenizer.eos_token_id,
-            )  # (batch, prompt + new tokens)
+            with _autocast(device, bf16):
+                output = model.generate(
+                    **batch,
+                    max_new_tokens=max_new_tokens,
+                    do_sample=False,
+                    pad_token_id=pad_id,
+                    eos_token_id=tokenizer.eos_token_id,
+                )  # (batch, prompt + new tokens)
             new_tokens = output[:, batch["input_ids"].shape[1] :]
             for i, ids in zip(chosen, new_tokens, strict=True):
                 answers[i] = tokenizer.decode(ids, skip_special_tokens=True).strip()

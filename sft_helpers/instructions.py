@@ -6,6 +6,8 @@ Three tasks, each a (prompt, response) pair kept apart until tokenization:
   the response is ``{"PER": [...], "ORG": [...], "LOC": [...], "MISC": [...]}`` built from the gold tags.
 * ``sentiment``: "is this review negative, mixed or positive?" over the bundled reviews; one word.
 * ``redact``: "replace each person's name by [PER]" over the NER sentences.
+* ``translate``: "translate this English sentence into Spanish" over the project's phrasebook
+  (:mod:`sft_helpers.translation`), a task an encoder with a token head cannot do.
 
 Training examples come from the bundled ``train`` splits and test examples from the ``test``
 splits, chosen by a seeded shuffle, so the split is deterministic and nothing leaks.
@@ -25,7 +27,7 @@ from typing import Any
 import torch
 
 IGNORE_INDEX = -100
-TASKS = ("entities", "sentiment", "redact")
+TASKS = ("entities", "sentiment", "redact", "translate")
 ENTITY_TYPES = ("PER", "ORG", "LOC", "MISC")
 SENTIMENT_LABELS = ("negative", "mixed", "positive")
 REDACT_PLACEHOLDER = "[PER]"
@@ -90,7 +92,8 @@ def make_example(task: str, **source: Any) -> dict[str, Any]:
     ``people`` lists the person names of the text (what a redaction must hide; empty for reviews).
 
     ``entities``/``redact`` take ``tokens=`` and ``tags=`` (IOB2 names); ``sentiment`` takes
-    ``text=`` and ``label=`` (a name from :data:`SENTIMENT_LABELS`).
+    ``text=`` and ``label=`` (a name from :data:`SENTIMENT_LABELS`); ``translate`` takes
+    ``text=`` (English) and ``target=`` (its Spanish translation).
     """
     if task in ("entities", "redact"):
         tokens, tags = source["tokens"], source["tags"]
@@ -109,6 +112,17 @@ def make_example(task: str, **source: Any) -> dict[str, Any]:
             "task": task,
             "prompt": SENTIMENT_PROMPT.format(text=text),
             "response": label,
+            "text": text,
+            "people": [],
+        }
+    if task == "translate":
+        from sft_helpers.translation import TRANSLATE_PROMPT
+
+        text, target = source["text"], source["target"]
+        return {
+            "task": task,
+            "prompt": TRANSLATE_PROMPT.format(text=text),
+            "response": target,
             "text": text,
             "people": [],
         }
@@ -159,7 +173,12 @@ def build_instruction_dataset(
         counts = _counts(n, tasks, "n_train" if split == "train" else "n_test")
         rows: list[dict[str, Any]] = []
         for task_number, task in enumerate(tasks):
-            source = reviews[split] if task == "sentiment" else ner[split]
+            if task == "translate":
+                from sft_helpers.translation import translation_pairs
+
+                source = [{"text": en, "target": es} for en, es in translation_pairs(split)]
+            else:
+                source = reviews[split] if task == "sentiment" else ner[split]
             want = counts.get(task, 0)
             if want > len(source):
                 raise ValueError(
@@ -172,7 +191,9 @@ def build_instruction_dataset(
                 chosen = rng.sample(range(len(source)), want)
             for index in chosen:
                 row = source[index]
-                if task == "sentiment":
+                if task == "translate":
+                    example = make_example(task, **row)
+                elif task == "sentiment":
                     example = make_example(task, text=row["text"], label=label_names[row["label"]])
                 else:
                     tags = [tag_names[t] for t in row["ner_tags"]]
@@ -330,6 +351,57 @@ class InstructionCollator:
         return out
 
 
+class ResponseOnlyLM(torch.nn.Module):
+    """A causal LM whose training loss runs the output layer on the response positions only.
+
+    ``model(**batch).loss`` of a causal LM computes logits over the whole vocabulary (49,152 words
+    for SmolLM2) at *every* position and then throws away those whose next-token label is -100:
+    the prompt and the padding, most of each sequence here. This wrapper runs the decoder stack
+    as usual, keeps the hidden states of the positions that predict a labelled token, and applies
+    the output layer (``get_output_embeddings``) and the cross-entropy to those alone: the same
+    loss and the same gradients, for less compute and memory. It wraps a transformers causal LM
+    or a peft model around one; ``forward`` takes ``input_ids``, ``attention_mask`` and ``labels``
+    and returns an object with ``loss`` (no ``logits``), which is all a training loop needs.
+    """
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        super().__init__()
+        base = model.get_base_model() if hasattr(model, "get_base_model") else model
+        if not (hasattr(base, "get_decoder") and hasattr(base, "get_output_embeddings")):
+            raise TypeError(
+                f"ResponseOnlyLM needs a transformers causal LM (or a peft model around one), got "
+                f"{type(model).__name__}."
+            )
+        self.model = model  # what is trained and saved (its parameters are ours)
+        self.decoder = base.get_decoder()  # the decoder stack: input ids -> hidden states
+        self.head = base.get_output_embeddings()  # hidden states -> logits over the vocabulary
+        if self.decoder is None or self.head is None:
+            raise TypeError(f"{type(base).__name__} has no decoder stack or output layer to split.")
+
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+    ) -> Any:
+        from transformers.modeling_outputs import ModelOutput
+
+        if labels is None:
+            raise ValueError(
+                "ResponseOnlyLM computes a training loss: pass labels (-100 where nothing is learned)."
+            )
+        hidden = self.decoder(
+            input_ids=input_ids, attention_mask=attention_mask
+        ).last_hidden_state  # (b, s, d)
+        targets = labels[:, 1:]  # (b, s-1): position t predicts token t + 1
+        keep = targets != IGNORE_INDEX  # (b, s-1)
+        if not keep.any():  # nothing to learn in this batch (e.g. responses cut off by max_length)
+            return ModelOutput(loss=hidden.sum() * 0.0)
+        logits = self.head(hidden[:, :-1][keep])  # (response tokens, vocab)
+        loss = torch.nn.functional.cross_entropy(logits.float(), targets[keep])
+        return ModelOutput(loss=loss)
+
+
 # ----------------------------------------------------------------------------- scoring answers
 def parse_entities(answer: str) -> dict[str, list[str]] | None:
     """The entities of a model's JSON answer, or None when it is not a JSON object.
@@ -404,7 +476,8 @@ def score_answers(rows: Sequence[Mapping[str, Any]], answers: Sequence[str]) -> 
     * sentiment: ``exact`` (the one word, case and final full stop ignored) and ``accuracy`` (the
       first label word the answer names, for chatty answers such as "This review is mixed.");
     * redact: ``exact`` (same text) and ``leaked`` (fraction of gold person names still present,
-      wholly or in part: see :func:`name_leaked`).
+      wholly or in part: see :func:`name_leaked`);
+    * translate: ``chrf`` (corpus chrF, 0-100: :func:`sft_helpers.translation.chrf`) and ``exact``.
     """
     if len(rows) != len(answers):
         raise ValueError(f"rows has {len(rows)} examples but answers has {len(answers)}; they must match.")
@@ -443,6 +516,12 @@ def score_answers(rows: Sequence[Mapping[str, Any]], answers: Sequence[str]) -> 
                 names += len(row["people"])
                 leaked += sum(name_leaked(person, answer, row["response"]) for person in row["people"])
             scores[task] = {"n": n, "exact": exact / n, "leaked": leaked / names if names else 0.0}
+        elif task == "translate":
+            from sft_helpers.translation import chrf
+
+            exact = sum(a.strip() == r["response"].strip() for r, a in pairs)
+            score = chrf([a.strip() for _, a in pairs], [r["response"] for r, _ in pairs])
+            scores[task] = {"n": n, "chrf": score, "exact": exact / n}
         else:
             raise ValueError(f"row task {task!r} is not one of {TASKS}.")
     return scores
@@ -454,12 +533,18 @@ def generate_answers(
     rows: Sequence[Mapping[str, Any]],
     batch_size: int = 8,
     margin: int = 8,
+    bf16: bool | None = None,
+    max_new_tokens: int | None = None,
 ) -> tuple[list[str], dict[str, float]]:
     """Greedy answers to the rows' prompts, task by task, and the seconds each task took.
 
     Each task's answers are capped at its longest gold response plus ``margin`` tokens: a
-    one-word sentiment needs far fewer steps than a JSON list of entities.
+    one-word sentiment needs far fewer steps than a JSON list of entities. ``bf16`` as in
+    :func:`sft_helpers.generation.generate`. ``max_new_tokens`` caps every task's budget (a quick
+    look at the answers' beginnings, e.g. in fast mode); None: no cap.
     """
+    if max_new_tokens is not None and (not isinstance(max_new_tokens, int) or max_new_tokens < 1):
+        raise ValueError(f"max_new_tokens must be None or a positive int, got {max_new_tokens!r}.")
     import time
 
     from sft_helpers.generation import generate
@@ -476,8 +561,9 @@ def generate_answers(
             model,
             tokenizer,
             [rows[i]["prompt"] for i in chosen],
-            max_new_tokens=longest + margin,
+            max_new_tokens=min(longest + margin, max_new_tokens or longest + margin),
             batch_size=batch_size,
+            bf16=bf16,
         )
         seconds[task] = time.perf_counter() - start
         for i, answer in zip(chosen, out, strict=True):

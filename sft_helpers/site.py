@@ -29,7 +29,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from sft_helpers import colab
+from sft_helpers import colab, settings
 from sft_helpers.setup_env import REPO_ROOT
 
 DOCS_DIR = REPO_ROOT / "docs"  # conf.py and static files (the site's hand-written sources)
@@ -361,7 +361,7 @@ def run_browser_test(pytest_args: list[str] | None = None) -> int:
     ensure_site_packages()
     build()
     shutil.rmtree(TEST_DIR, ignore_errors=True)  # no summary or screenshot of an earlier run survives
-    env = {**os.environ, "SFT_SITE_TEST": "1", "PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD": "1"}
+    env = {**os.environ, settings.SITE_TEST_ENV: "1", "PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD": "1"}
     cmd = [sys.executable, "-m", "pytest", "-m", "site", "-p", "no:cacheprovider", "-q",
            "tests/test_site.py", *(pytest_args or [])]
     print("+", " ".join(cmd[1:]), flush=True)

@@ -70,7 +70,7 @@ def test_examples_from_tags():
     with pytest.raises(ValueError, match="tokens has"):
         instructions.entities_from_tags(tokens, tags[:-1])
     with pytest.raises(ValueError, match="task="):
-        instructions.make_example("translate", text="x")
+        instructions.make_example("summarise", text="x")
     with pytest.raises(ValueError, match="label must be"):
         instructions.make_example("sentiment", text="ok", label="neutral")
 
@@ -313,3 +313,100 @@ def test_generate_answers_keeps_order_and_times_each_task(tokenizer, tiny_model,
     assert set(seconds) == set(instructions.TASKS)
     again = generation.generate(tiny_model, tokenizer, [rows[0]["prompt"]], max_new_tokens=64)
     assert again[0].startswith(answers[0])
+
+
+# ----------------------------------------------------------------------------- translation and chrF
+def test_translation_task_uses_the_phrasebook_without_overlap():
+    from sft_helpers import translation
+
+    train, test = translation.translation_pairs("train"), translation.translation_pairs("test")
+    assert {en for en, _ in train}.isdisjoint(en for en, _ in test)
+    data = instructions.build_instruction_dataset(
+        {"translate": len(train)}, {"translate": len(test)}, tasks=("translate",)
+    )
+    assert sorted(data["test"]["response"]) == sorted(es for _, es in test)
+    row = data["train"][0]
+    assert row["text"] in row["prompt"] and "Spanish" in row["prompt"] and row["people"] == []
+    with pytest.raises(ValueError, match="split must be"):
+        translation.translation_pairs("validation")
+    with pytest.raises(ValueError, match="asked for"):
+        instructions.build_instruction_dataset(
+            {"translate": 1}, {"translate": len(test) + 1}, tasks=("translate",)
+        )
+
+
+def test_chrf_known_values_and_properties():
+    from sft_helpers.translation import chrf
+
+    assert chrf(["El gato duerme."], ["El gato duerme."]) == pytest.approx(100.0)
+    assert chrf(["El gato duerme."], ["Elgato duerme."]) == pytest.approx(100.0)  # spaces are ignored
+    assert chrf(["xyz"], ["abc"]) == 0.0
+    assert chrf([""], ["abc"]) == 0.0
+    # "ab" vs "abc": 1-grams P=1, R=2/3; 2-grams P=1, R=1/2; higher orders have no hypothesis n-grams
+    f = lambda p, r: 5 * p * r / (4 * p + r)  # noqa: E731  (beta = 2)
+    assert chrf(["ab"], ["abc"]) == pytest.approx(100 * (f(1, 2 / 3) + f(1, 1 / 2)) / 2)
+    # a right stem with a wrong ending scores between a wrong word and the right one
+    partial = chrf(["El gato duermen."], ["El gato duerme."])
+    assert chrf(["El perro come."], ["El gato duerme."]) < partial < 100.0
+    # recall weighs more than precision (beta = 2): a too-long answer beats a too-short one
+    assert chrf(["El gato duerme en casa."], ["El gato duerme."]) > chrf(["El gato."], ["El gato duerme."])
+    with pytest.raises(ValueError, match="must match"):
+        chrf(["a"], ["a", "b"])
+    with pytest.raises(TypeError, match="lists of strings"):
+        chrf("a", ["a"])
+
+
+def test_translate_scores():
+    rows = [
+        {"task": "translate", "response": "El niño lee.", "people": []},
+        {"task": "translate", "response": "La niña come.", "people": []},
+    ]
+    scores = instructions.score_answers(rows, ["El niño lee.", "The girl eats."])
+    assert scores["translate"]["exact"] == 0.5 and 0 < scores["translate"]["chrf"] < 100
+    assert instructions.score_answers(rows, [r["response"] for r in rows])["translate"][
+        "chrf"
+    ] == pytest.approx(100)
+
+
+# ----------------------------------------------------------------------------- the response-only loss
+def test_response_only_lm_gives_the_models_loss_and_gradients(tokenizer, tiny_model, pairs):
+    collate = instructions.InstructionCollator(tokenizer)
+    batch = collate(
+        [
+            instructions.encode_example(tokenizer, r["prompt"], r["response"])
+            for r in pairs["train"].select(range(4))
+        ]
+    )
+    model = tiny_model.train()
+    try:
+        wrapped = instructions.ResponseOnlyLM(model)
+        model.zero_grad()
+        wrapped(**batch).loss.backward()
+        ours = [p.grad.clone() for p in model.parameters()]
+        model.zero_grad()
+        reference = model(**batch).loss
+        reference.backward()
+        torch.testing.assert_close(wrapped(**batch).loss, reference)
+        for a, p in zip(ours, model.parameters(), strict=True):
+            torch.testing.assert_close(a, p.grad, rtol=1e-4, atol=1e-6)
+        nothing = dict(batch, labels=torch.full_like(batch["labels"], IGNORE_INDEX))
+        assert wrapped(**nothing).loss.item() == 0.0
+        with pytest.raises(ValueError, match="pass labels"):
+            wrapped(input_ids=batch["input_ids"])
+        with pytest.raises(TypeError, match="causal LM"):
+            instructions.ResponseOnlyLM(torch.nn.Linear(2, 2))
+    finally:
+        model.zero_grad()
+        model.eval()
+
+
+def test_generation_cap_and_float32_switch(tokenizer, tiny_model, pairs):
+    rows = pairs["test"].to_list()
+    capped, _ = instructions.generate_answers(
+        tiny_model, tokenizer, rows, batch_size=4, max_new_tokens=2, bf16=False
+    )
+    assert all(len(tokenizer(a, add_special_tokens=False)["input_ids"]) <= 3 for a in capped)
+    with pytest.raises(ValueError, match="max_new_tokens"):
+        instructions.generate_answers(tiny_model, tokenizer, rows, max_new_tokens=0)
+    fp32 = generation.generate(tiny_model, tokenizer, ["Hi"], max_new_tokens=4, bf16=False)
+    assert fp32 == generation.generate(tiny_model, tokenizer, ["Hi"], max_new_tokens=4, bf16=False)
