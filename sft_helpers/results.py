@@ -16,6 +16,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from sft_helpers import settings
+
 _RESULTS: dict[str, Any] = {}
 
 
@@ -38,7 +40,7 @@ def record(name: str, value: Any) -> Any:
         raise ValueError("record() needs a non-empty string name, e.g. record('test_accuracy', acc).")
     value = _clean(value)
     _RESULTS[name] = value
-    path = os.environ.get("SFT_RESULTS_FILE")
+    path = os.environ.get(settings.RESULTS_FILE_ENV)
     if path:
         target = Path(path)
         stored = read_results(target) if target.exists() else {}

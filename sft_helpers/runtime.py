@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 import numpy as np
 import torch
 
+from sft_helpers import settings
 from sft_helpers.settings import HEADLESS_ENV  # noqa: F401 - re-exported for notebooks and tests
 
 T = TypeVar("T")
@@ -27,7 +28,7 @@ _VALID_DEVICES = ("cpu", "cuda", "mps")
 
 def fast_mode() -> bool:
     """True when ``SFT_FAST`` is set to 1/true/yes: every notebook shrinks its sizes."""
-    value = os.environ.get("SFT_FAST", "").strip().lower()
+    value = os.environ.get(settings.FAST_ENV, "").strip().lower()
     if value in _TRUE:
         return True
     if value in _FALSE:
@@ -45,7 +46,7 @@ def get_device() -> torch.device:
 
     ``SFT_DEVICE=cpu|cuda|mps`` overrides the choice (for example to compare speeds).
     """
-    wanted = os.environ.get("SFT_DEVICE", "").strip().lower()
+    wanted = os.environ.get(settings.DEVICE_ENV, "").strip().lower()
     if wanted:
         if wanted.split(":")[0] not in _VALID_DEVICES:
             raise ValueError(
@@ -154,7 +155,7 @@ def set_threads(n: int | None = None) -> int:
     """
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     if n is None:
-        env = os.environ.get("SFT_THREADS", "").strip()
+        env = os.environ.get(settings.THREADS_ENV, "").strip()
         if env:
             try:
                 n = int(env)
@@ -184,7 +185,7 @@ def refresh_threads() -> int:
     (``sft_helpers.experiments.train_and_evaluate`` does). Threads given explicitly, by
     ``set_threads(n)`` or ``SFT_THREADS``, stay as they are.
     """
-    if _THREADS_CHOSEN_HERE[0] and not os.environ.get("SFT_THREADS", "").strip():
+    if _THREADS_CHOSEN_HERE[0] and not os.environ.get(settings.THREADS_ENV, "").strip():
         torch.set_num_threads(free_cores())
     return torch.get_num_threads()
 
@@ -196,7 +197,7 @@ def progress_bar(*args: Any, **kwargs: Any) -> Any:
     notebook tests) the bar draws nothing while it runs and prints its final state, e.g.
     ``training: 100%|##########| 564/564 [02:27<00:00, 3.83it/s]``, when it is closed.
     """
-    if os.environ.get("SFT_PROGRESS", "").strip().lower() != "text":
+    if os.environ.get(settings.PROGRESS_ENV, "").strip().lower() != "text":
         from tqdm.auto import tqdm
 
         return tqdm(*args, **kwargs)

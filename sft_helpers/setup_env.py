@@ -14,8 +14,10 @@ import sys
 import venv
 from pathlib import Path
 
+from sft_helpers import settings
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
-VENV_DIR = Path(os.environ.get("SFT_VENV", REPO_ROOT / ".venv"))
+VENV_DIR = Path(os.environ.get(settings.VENV_ENV, REPO_ROOT / ".venv"))
 # The kernel every notebook names (metadata.kernelspec.name), registered inside the venv
 # (--sys-prefix): Jupyter started from the venv finds it before any user-wide one, and two
 # checkouts never overwrite each other's registration.

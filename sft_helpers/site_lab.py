@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sft_helpers import settings
 from sft_helpers.setup_env import REPO_ROOT
 from sft_helpers.site_check import CHROMIUM_ARGS
 
@@ -148,7 +149,7 @@ def check_widget_live(chromium: Path, screenshot: Path) -> LabReport:
         work = Path(tmp)
         _notebook(work / "widget_check.ipynb", chapter_widget_cell())
         env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(work / "runtime"),
-               "JUPYTERLAB_WORKSPACES_DIR": str(work / "workspaces"), "SFT_PROGRESS": "text"}
+               "JUPYTERLAB_WORKSPACES_DIR": str(work / "workspaces"), settings.PROGRESS_ENV: "text"}
         cmd = [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ServerApp.ip=127.0.0.1",
                f"--ServerApp.port={port}", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={work}",
                "--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",

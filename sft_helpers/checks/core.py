@@ -98,6 +98,7 @@ import traceback
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
+from sft_helpers import settings
 from sft_helpers.checks import integrity
 
 __all__ = [
@@ -130,7 +131,7 @@ DEFAULT_TIMEOUT: float = 20.0
 
 def default_timeout() -> float:
     """``SFT_CHECK_TIMEOUT`` (read at each check, so a grader can set it late) or 20 s."""
-    value = os.environ.get("SFT_CHECK_TIMEOUT", "").strip()
+    value = os.environ.get(settings.CHECK_TIMEOUT_ENV, "").strip()
     if not value:
         return DEFAULT_TIMEOUT
     try:
@@ -142,8 +143,8 @@ def default_timeout() -> float:
     return seconds
 
 
-RESULTS_ENV = "SFT_CHECK_RESULTS"
-CELL_ENV = "SFT_CHECK_CELL"
+RESULTS_ENV = settings.CHECK_RESULTS_ENV
+CELL_ENV = settings.CHECK_CELL_ENV
 NOT_IMPLEMENTED_MESSAGE = "not implemented yet: replace `raise NotImplementedError` with your code"
 
 

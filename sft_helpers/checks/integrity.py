@@ -35,6 +35,8 @@ import sysconfig
 from collections.abc import Iterable
 from typing import Any
 
+from sft_helpers import settings
+
 __all__ = ["REBOUND_MESSAGE", "Rebound", "rebound", "record_rebound", "seal", "verify", "watch"]
 
 REBOUND_MESSAGE = (
@@ -312,7 +314,7 @@ def rebound_message(names: list[str], limit: int = 3) -> str:
 def record_rebound(path: str | None = None) -> list[str]:
     """Append ``{"rebound": [...]}`` to the grader's results file (``SFT_CHECK_RESULTS``); return the names."""
     names = rebound()
-    target = path or os.environ.get("SFT_CHECK_RESULTS")
+    target = path or os.environ.get(settings.CHECK_RESULTS_ENV)
     if target:
         with open(target, "a", encoding="utf-8") as handle:
             handle.write(json.dumps({"rebound": names}) + "\n")
