@@ -21,9 +21,10 @@ whose forward takes one argument as ``model(batch)``.
 
 Under ``torchrun`` (see ``sft_helpers.distributed``) the same loop runs on every process:
 ``batch_size`` is then the *global* batch; each rank takes its slice of every batch and
-weights its loss by its share of the batch's labelled units (examples, or tokens whose label
-is not -100), so the gradients DistributedDataParallel averages equal one process's
-gradients on the whole batch, up to the order of float additions. Rank 0 alone evaluates,
+weights its loss by its share of the labelled units (examples, or tokens whose label is not
+-100) of the whole accumulation group, so the gradients DistributedDataParallel averages
+equal one process's gradients on one batch holding the group, up to the order of float
+additions. Rank 0 alone evaluates,
 prints and writes checkpoints; the others receive its metrics.
 """
 
