@@ -355,14 +355,17 @@ def ensure_chromium(path: Path = CHROMIUM) -> Path:
     raise SiteError(f"the browser test needs Debian's chromium at {path}; install it with: sudo {CHROMIUM_INSTALL}")
 
 
-def run_browser_test(pytest_args: list[str] | None = None) -> int:
-    """``site test``: chromium and the site's packages, a fresh build, then ``pytest -m site``."""
+def run_browser_test(pytest_args: list[str] | None = None, lab: bool = True) -> int:
+    """``site test``: chromium and the site's packages, a fresh build, then ``pytest -m site``.
+
+    ``lab=False`` leaves out the JupyterLab live widget check (``-m 'site and not slow'``).
+    """
     ensure_chromium()
     ensure_site_packages()
     build()
     shutil.rmtree(TEST_DIR, ignore_errors=True)  # no summary or screenshot of an earlier run survives
     env = {**os.environ, settings.SITE_TEST_ENV: "1", "PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD": "1"}
-    cmd = [sys.executable, "-m", "pytest", "-m", "site", "-p", "no:cacheprovider", "-q",
+    cmd = [sys.executable, "-m", "pytest", "-m", "site" if lab else "site and not slow", "-p", "no:cacheprovider", "-q",
            "tests/test_site.py", *(pytest_args or [])]
     print("+", " ".join(cmd[1:]), flush=True)
     code = subprocess.call(cmd, cwd=REPO_ROOT, env=env)
@@ -410,20 +413,26 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--allow-unexecuted", action="store_true", help="build even if a notebook has no outputs")
     p.add_argument("--verbose", action="store_true", help="show Sphinx's progress")
     p = sub.add_parser("test", help="install chromium if missing, build, run the browser test (pytest -m site)")
+    p.add_argument("--no-lab", action="store_true",
+                   help="leave out the JupyterLab live widget check (the quick subset CI runs)")
     p.add_argument("pytest_args", nargs=argparse.REMAINDER)
     p = sub.add_parser("serve", help="serve build/site/ on 127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
     p = sub.add_parser("colab-cell", help="insert/update the Colab install cell in notebooks")
     p.add_argument("--check", action="store_true", help="change nothing; exit 1 if a notebook needs the cell")
     p.add_argument("paths", nargs="*", type=Path, help="notebooks (default: notebooks/*.ipynb)")
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if args.action == "test":  # options for pytest (e.g. --durations=5) pass through
+        args.pytest_args = [*unknown, *args.pytest_args]
+    elif unknown:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     try:
         if args.action in (None, "build"):
             build(allow_unexecuted=getattr(args, "allow_unexecuted", False),
                   quiet=not getattr(args, "verbose", False))
             return 0
         if args.action == "test":
-            return run_browser_test(args.pytest_args)
+            return run_browser_test(args.pytest_args, lab=not args.no_lab)
         if args.action == "serve":
             return serve(port=args.port)
         paths = args.paths or [c.path for c in chapters()]

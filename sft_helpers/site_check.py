@@ -31,7 +31,7 @@ SCREENSHOTS = {"front-page.png": "index.html", "chapter-02.png": "notebooks/02_s
 PAGE_TIMEOUT_MS = 60_000
 
 # Runs in each page: wait for images and MathJax, then report what the page shows.
-_INSPECT_JS = """async () => {
+_INSPECT_JS = r"""async () => {
   const imgs = Array.from(document.images);
   imgs.forEach(i => { i.loading = 'eager'; });
   await Promise.all(imgs.map(i => i.complete ? null : new Promise(r => { i.onload = i.onerror = r; })));
@@ -46,6 +46,11 @@ _INSPECT_JS = """async () => {
     math_errors: document.querySelectorAll('mjx-merror').length,
     links: Array.from(document.querySelectorAll('a[href]')).map(a => a.href),
     ids: Array.from(document.querySelectorAll('[id], a[name]')).map(e => e.id || e.getAttribute('name')),
+    widgets: Array.from(document.querySelectorAll('div.cell')).flatMap(c => {
+      const input = c.querySelector('.cell_input'); const m = input && /widgets\.(\w+_explorer)\(/.exec(input.textContent);
+      if (!m) return [];
+      return [{name: m[1], widths: Array.from(c.querySelectorAll('.cell_output img')).map(i => i.naturalWidth),
+               text: (c.querySelector('.cell_output') || {textContent: ''}).textContent.slice(0, 200)}]; }),
     launch: Object.fromEntries(['colab', 'binder', 'download'].map(k => {
       const a = document.querySelector('a.sft-launch-' + k); return [k, a ? a.href : null]; })),
   };
@@ -63,6 +68,7 @@ class SiteReport:
     math_elements: int = 0
     search_results: int = 0
     chapters: int = 0  # chapter pages whose Colab/Binder/Download links were checked
+    widgets: dict[str, str] = field(default_factory=dict)  # explorer -> page showing its static figure
     screenshots: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
 
@@ -71,7 +77,8 @@ class SiteReport:
         return (
             f"site check: {self.pages} pages, {self.images} images, {self.links} internal links, "
             f"{self.math_elements} math elements on {self.math_pages} pages, search '{SEARCH_TERM}': "
-            f"{self.search_results} results, Colab/Binder links on {self.chapters} chapters; "
+            f"{self.search_results} results, Colab/Binder links on {self.chapters} chapters, static widget "
+            f"figures: {', '.join(sorted(self.widgets)) or 'none'}; "
             f"failures {len(self.failures)}"
         )
 
@@ -200,6 +207,11 @@ def check_site(
                 if seen["math_untypeset"] or seen["math_errors"]:
                     report.failures.append(f"{rel}: math not rendered: {seen['math_untypeset']} untypeset, "
                                            f"{seen['math_errors']} TeX errors")
+            for widget in seen["widgets"]:  # an explorer cell shows its stored figure, not "Loading widget"
+                if any(w > 0 for w in widget["widths"]):
+                    report.widgets.setdefault(widget["name"], rel)
+                else:
+                    report.failures.append(f"{rel}: {widget['name']} shows no figure: {widget['text']!r}")
             links.update((rel, link) for link in seen["links"])
             if rel.startswith("notebooks/"):
                 report.chapters += 1
