@@ -20,6 +20,7 @@ HEADLINE = {  # recorded name: higher is better
     "sentiment_accuracy": True,
     "redact_leak": False,
     "redact_exact": True,
+    "translate_chrf": True,
 }
 
 
@@ -98,3 +99,16 @@ def test_mechanism_checks_printed_true(outputs_text):
     ):
         assert line in outputs_text, line
     assert "Using your label_mask (its check passed)" in outputs_text  # the learner's mask fed the training
+
+
+def test_translation_section_says_what_it_measured(results, outputs_text):
+    """Section 10: the encoder argument is backed by a count, and the verdict sentence follows the interval."""
+    n = results["ch07_translate_other_length"]
+    assert 0 < n <= 8
+    assert f"{n} of the 8 held-out pairs have a different number of words in Spanish" in outputs_text
+    assert results["ch07_translate_chrf_after"] > results["ch07_translate_chrf_before"]
+    verdict = results["ch07_translate_chrf_verdict"]
+    assert f"the verdict for translation is **{verdict}**" in outputs_text
+    if verdict == "improved":
+        assert results["ch07_translate_chrf_change_low"] > 0
+    assert 0.0 <= results["ch07_translate_exact_after"] <= 1.0
