@@ -312,7 +312,8 @@ def build(out_dir: Path = SITE_DIR, allow_unexecuted: bool = False, quiet: bool 
     if out_dir.exists():
         shutil.rmtree(out_dir)
     WARNINGS_FILE.parent.mkdir(parents=True, exist_ok=True)
-    cmd = [sys.executable, "-m", "sphinx", "-b", "html", "-c", str(DOCS_DIR), "-d", str(DOCTREES_DIR),
+    # -E: a fresh environment each build (Sphinx keeps stale viewcode entries across config changes)
+    cmd = [sys.executable, "-m", "sphinx", "-E", "-b", "html", "-c", str(DOCS_DIR), "-d", str(DOCTREES_DIR),
            "-w", str(WARNINGS_FILE), *(["-q"] if quiet else []), str(STAGE_DIR), str(out_dir)]
     print("+", " ".join(cmd[1:]), flush=True)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")])}
