@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 from conftest import REPO_ROOT
 
-SCRIPTS = ("train_throughput", "real_classification", "real_ner", "real_qa", "attention", "course_time")
+SCRIPTS = ("train_throughput", "real_classification", "real_ner", "real_qa", "attention", "course_time",
+           "speed_levers", "ner_data_difficulty")
 DATA_SCRIPTS = ("train_throughput", "real_classification", "real_ner", "real_qa")
 
 
@@ -248,3 +249,20 @@ def test_course_time_reports_each_chapter_against_its_budget(tmp_path: Path) -> 
     assert chapter["seconds"] > 0 and chapter["budget_s"] == 240.0
     assert chapter["seconds_over_budget"] == round(chapter["seconds"] / 240.0, 3)
     assert total["total_seconds"] == chapter["seconds"] and total["budget_s"] == 900.0
+
+
+def test_speed_levers_measures_each_lever_side_by_side(tmp_path: Path) -> None:
+    records = run_script("speed_levers", "--steps", "2", "--only", "batches", "evaluation", benchmarks=tmp_path)
+    batches = [r for r in records if r["lever"] == "batches"]
+    evaluation = [r for r in records if r["lever"] == "evaluation"]
+    assert len(batches) >= 2 and len(evaluation) >= 2, records
+    assert all(r["seconds"] > 0 for r in evaluation)
+    assert all(0 <= r["others_busy_cores"] <= os.cpu_count() for r in records)
+
+
+def test_ner_data_difficulty_reports_f1_errors_and_the_baseline(tmp_path: Path) -> None:
+    (r,) = run_script("ner_data_difficulty", "--epochs", "1", "--max-train", "32", benchmarks=tmp_path)
+    assert r["bench"] == "ner_data_difficulty" and 0 <= r["test_f1"] <= 1
+    assert 0 < r["memorising_f1"] < 0.5  # the bundled data's memorising baseline stays far below
+    assert set(r["errors"]) >= {"boundary", "missed", "spurious"}
+    assert r["seen_unseen"]["seen"]["n"] + r["seen_unseen"]["unseen"]["n"] == r["entities"]
