@@ -163,3 +163,16 @@ def test_a_swap_before_the_checks_are_imported_is_reported():
         "sft_helpers.attention.split_heads (now split_heads, defined in the notebook, before the checks were imported)"
         in message
     )
+
+
+def test_chapter_8_checks_use_the_private_reference_and_flag_a_rebinding(monkeypatch):
+    from sft_helpers import qa
+
+    def always_no_answer(*args, **kwargs):
+        return (qa.CLS_INDEX, qa.CLS_INDEX)
+
+    assert references.best_span is qa.best_span  # held in the one place, captured at import
+    monkeypatch.setattr(qa, "best_span", always_no_answer)
+    result = checks.check_best_span(always_no_answer)
+    assert not result.passed and "sft_helpers.qa.best_span" in result.message
+    assert references.best_span is not always_no_answer

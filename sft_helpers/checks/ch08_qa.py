@@ -11,6 +11,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
+from sft_helpers.checks import references as _ref
 from sft_helpers.checks.core import (
     call_learner,
     check,
@@ -21,7 +22,7 @@ from sft_helpers.checks.core import (
     fresh_seed,
     passed,
 )
-from sft_helpers.qa import CLS_INDEX, best_span, char_to_token_span
+from sft_helpers.qa import CLS_INDEX
 
 __all__ = ["check_char_to_token_span", "check_best_span"]
 
@@ -104,7 +105,7 @@ def check_char_to_token_span(fn: Any) -> Any:
     cases = [example] + [_random_window(rng) for _ in range(60)]
     outside = 0
     for case in cases:
-        expected = char_to_token_span(**case)
+        expected = _ref.char_to_token_span(**case)
         outside += expected == (CLS_INDEX, CLS_INDEX)
         got = call_learner(
             fn, list(case["offsets"]), list(case["sequence_ids"]), case["start_char"], case["end_char"]
@@ -163,7 +164,12 @@ def _random_logits(rng: random.Random) -> dict[str, Any]:
         a = rng.choice(context[: max(1, len(context) // 3)])
         start[a] += 6
         end[min(context[-1], a + rng.randint(3, 12))] += 6
-    return {"start_logits": start, "end_logits": end, "context_mask": mask, "max_answer_length": rng.randint(2, 8)}
+    return {
+        "start_logits": start,
+        "end_logits": end,
+        "context_mask": mask,
+        "max_answer_length": rng.randint(2, 8),
+    }
 
 
 def _span_by(case: dict[str, Any], ok: Any) -> tuple[int, int, float] | None:
@@ -187,16 +193,18 @@ def _span_mistakes(case: dict[str, Any]) -> dict[str, Any]:
     """What common mistakes of the best-span search return on ``case``, with the advice each deserves."""
     m, n = case["context_mask"], case["max_answer_length"]
     return {
-        "a span of max_answer_length tokens has end - start = max_answer_length - 1 at most": lambda: _span_by(
-            case, lambda a, b: m[a] and m[b] and 0 <= b - a <= n
+        "a span of max_answer_length tokens has end - start = max_answer_length - 1 at most": lambda: (
+            _span_by(case, lambda a, b: m[a] and m[b] and 0 <= b - a <= n)
         ),
         "spans longer than max_answer_length tokens are not allowed": lambda: _span_by(
             case, lambda a, b: m[a] and m[b] and 0 <= b - a
         ),
-        "both ends must be context tokens (context_mask True): no [CLS], question or padding": lambda: _span_by(
-            case, lambda a, b: 0 <= b - a < n
+        "both ends must be context tokens (context_mask True): no [CLS], question or padding": lambda: (
+            _span_by(case, lambda a, b: 0 <= b - a < n)
         ),
-        "the end may not come before the start: search pairs, not two separate argmaxes": lambda: _independent(case),
+        "the end may not come before the start: search pairs, not two separate argmaxes": lambda: (
+            _independent(case)
+        ),
     }
 
 
@@ -212,13 +220,15 @@ def check_best_span(fn: Any) -> Any:
     }
     cases = [example] + [_random_logits(rng) for _ in range(60)]
     for case in cases:
-        expected = best_span(**case)
+        expected = _ref.best_span(**case)
         got = call_learner(
             fn, list(case["start_logits"]), list(case["end_logits"]), list(case["context_mask"]),
             case["max_answer_length"],
         )  # fmt: skip
         fail_if(compare_types(got, (list, tuple), name="return value"))
-        fail_if(None if len(got) == 3 else f"your function returned {len(got)} values; return (start, end, score)")
+        fail_if(
+            None if len(got) == 3 else f"your function returned {len(got)} values; return (start, end, score)"
+        )
         got_t = (int(got[0]), int(got[1]), float(got[2]))
         message = compare_values(got_t, tuple(expected), name="(start, end, score)", atol=1e-6)
         if message:

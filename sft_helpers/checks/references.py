@@ -34,6 +34,7 @@ from sft_helpers import attention as _attention
 from sft_helpers import blocks as _blocks
 from sft_helpers import experiments as _experiments
 from sft_helpers import instructions as _instructions
+from sft_helpers import qa as _qa
 from sft_helpers import spans as _spans
 from sft_helpers import teaching_loop as _teaching_loop
 from sft_helpers import tokenization as _tokenization
@@ -70,6 +71,9 @@ decode_iob2 = _spans.decode_iob2
 repair_iob2 = _spans.repair_iob2
 
 mask_prompt_labels = _instructions.mask_prompt_labels
+
+char_to_token_span = _qa.char_to_token_span
+best_span = _qa.best_span
 
 library_training_step = _teaching_loop.training_step
 
