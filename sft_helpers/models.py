@@ -182,7 +182,12 @@ def load_pretrained(
     model.eval()
     if verbose:
         new = sorted({k.split(".")[0] for k in info.get("missing_keys", [])})
-        what = "bundled " + ENCODER_DESCRIPTION if name is None else repr(str(name))
+        if name is None:
+            what = "bundled " + ENCODER_DESCRIPTION
+        elif local:  # a saved folder: its name, not the machine's path (stored outputs are read by others)
+            what = f"the saved folder {Path(str(name)).name!r}"
+        else:
+            what = repr(str(name))
         message = f"Loaded {what} for {task}"
         if new:
             message += f"; the {', '.join(new)} head is new (randomly initialised) and is trained in this chapter"

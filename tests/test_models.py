@@ -69,3 +69,16 @@ def test_fine_tuned_folder_reloads_without_repeating_its_labels(tmp_path) -> Non
     assert again.config.id2label == {0: "O", 1: "B-X", 2: "I-X"}
     with pytest.raises(ValueError, match="num_labels"):
         models.load_pretrained("token-classification", verbose=False)  # the bundled encoder has no head
+
+
+def test_loading_a_saved_folder_names_the_folder_not_the_machines_path(tmp_path, capsys):
+    from sft_helpers.models import load_pretrained
+
+    model, tokenizer = load_pretrained("sequence-classification", num_labels=2)
+    folder = tmp_path / "my-classifier"
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    capsys.readouterr()
+    load_pretrained("sequence-classification", num_labels=2, name=folder)
+    said = capsys.readouterr().out
+    assert "the saved folder 'my-classifier'" in said and str(tmp_path) not in said

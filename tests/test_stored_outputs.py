@@ -111,6 +111,20 @@ def test_no_frozen_progress_widget(notebook: Path) -> None:
     )
 
 
+# A machine's own paths (a temp folder, a home, this checkout) mean nothing to a reader on the web.
+LOCAL_PATH = re.compile(r"(?<![\w.])/(?:tmp|root|home|Users|work|private/var)/[\w.-]+")
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_no_local_path_in_stored_outputs(notebook: Path) -> None:
+    found = []
+    for index, cell in enumerate(_cells(notebook)):
+        for output in cell.get("outputs", []):
+            text = "".join(output.get("text", "")) + "".join(output.get("data", {}).get("text/plain", ""))
+            found += [f"cell {index}: {m.group(0)}" for m in LOCAL_PATH.finditer(text)]
+    assert not found, f"{notebook.name} shows paths of the machine that ran it: {found[:5]}. Print a name instead."
+
+
 @pytest.mark.parametrize("notebook", NOTEBOOKS + EXERCISES, ids=[f"{p.parent.name}/{p.stem}" for p in NOTEBOOKS + EXERCISES])
 def test_no_nbval_marker_in_sources(notebook: Path) -> None:
     marked = [i for i, cell in enumerate(_cells(notebook)) if "NBVAL_" in _source(cell)]
