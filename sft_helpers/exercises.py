@@ -110,6 +110,19 @@ def _hint_of(rest: str) -> str:
     return rest
 
 
+def _notebook_like(source: Any, cells: list) -> Any:
+    """A new nbformat 4.5 notebook of ``cells`` with ``source``'s kernelspec (python3 when it has none)."""
+    out = nbformat.v4.new_notebook(cells=cells)
+    kernelspec = source.metadata.get("kernelspec") or {
+        "display_name": "Python 3 (ipykernel)",
+        "language": "python",
+        "name": "python3",
+    }
+    out.metadata = {"kernelspec": dict(kernelspec), "language_info": {"name": "python"}}
+    out.nbformat, out.nbformat_minor = 4, 5
+    return out
+
+
 def _inside_function(lines: Sequence[str], index: int, indent: str) -> bool:
     """True when line ``index`` (indented by ``indent``) lies in the body of a ``def``."""
     width = len(indent.expandtabs())
@@ -244,14 +257,7 @@ def convert_notebook(nb: Any, name: str = "notebook") -> tuple[Any, int]:
             new = nbformat.v4.new_raw_cell(source=cell.source, metadata=metadata)
         new["id"] = cell_id
         cells.append(new)
-    out = nbformat.v4.new_notebook(cells=cells)
-    kernelspec = nb.metadata.get("kernelspec") or {
-        "display_name": "Python 3 (ipykernel)",
-        "language": "python",
-        "name": "python3",
-    }
-    out.metadata = {"kernelspec": dict(kernelspec), "language_info": {"name": "python"}}
-    out.nbformat, out.nbformat_minor = 4, 5
+    out = _notebook_like(nb, cells)
     return out, exercises
 
 
@@ -361,14 +367,7 @@ def to_nbgrader(nb: Any, name: str = "notebook", points: int = 1) -> tuple[Any, 
             test.metadata["nbgrader"] = _nbgrader_meta(gid, grade=True, points=points)
             cells.append(test)
             grades += 1
-    out = nbformat.v4.new_notebook(cells=cells)
-    kernelspec = nb.metadata.get("kernelspec") or {
-        "display_name": "Python 3 (ipykernel)",
-        "language": "python",
-        "name": "python3",
-    }
-    out.metadata = {"kernelspec": dict(kernelspec), "language_info": {"name": "python"}}
-    out.nbformat, out.nbformat_minor = 4, 5
+    out = _notebook_like(nb, cells)
     return out, grades
 
 

@@ -67,3 +67,13 @@ def outputs(request: pytest.FixtureRequest) -> str:
     from sft_helpers.results import stored_outputs_text
 
     return stored_outputs_text(request.module.NOTEBOOK, kinds=("text/markdown", "text/plain", "text/html"))
+
+
+@pytest.fixture(scope="module")
+def markdown(request: pytest.FixtureRequest) -> str:
+    """The prose of the module's NOTEBOOK: every markdown cell's source, joined."""
+    import json
+
+    cells = json.loads(Path(request.module.NOTEBOOK).read_text(encoding="utf-8"))["cells"]
+    return "\n".join("".join(c["source"]) if isinstance(c["source"], list) else c["source"]
+                     for c in cells if c["cell_type"] == "markdown")  # fmt: skip

@@ -11,8 +11,6 @@ import json
 import re
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK = ROOT / "notebooks" / "05_sft_ner.ipynb"
 
@@ -23,11 +21,6 @@ def _cells() -> list[dict]:
 
 def _text(value) -> str:
     return "".join(value) if isinstance(value, list) else value
-
-
-@pytest.fixture(scope="module")
-def markdown() -> str:
-    return "\n".join(_text(c["source"]) for c in _cells() if c["cell_type"] == "markdown")
 
 
 # ------------------------------------------------------------------------------ section 2: the snippet

@@ -91,7 +91,6 @@ import os
 import secrets
 import signal
 import sys
-import sysconfig
 import threading
 import time
 import traceback
@@ -510,33 +509,13 @@ def _copy_callable(fn: Callable[..., Any]) -> Callable[..., Any]:
 # ----------------------------------------------------------------------------------------------
 # Telling learner code from library code, quoting lines
 # ----------------------------------------------------------------------------------------------
-_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-_LIBRARY_DIRS = tuple(
-    sorted(
-        {
-            os.path.abspath(p) + os.sep
-            for p in (
-                _PACKAGE_DIR,
-                sys.prefix,
-                sys.base_prefix,
-                sys.exec_prefix,
-                sysconfig.get_paths().get("stdlib", ""),
-                sysconfig.get_paths().get("purelib", ""),
-                sysconfig.get_paths().get("platlib", ""),
-            )
-            if p
-        }
-    )
-)
-
-
 @functools.lru_cache(maxsize=4096)
 def _is_learner_file(filename: str) -> bool:
     """True for code the learner wrote: notebook cells, scripts; not the library, torch or stdlib."""
     if filename.startswith("<"):  # <ipython-input-...>, <stdin>, exec'd strings; not <frozen ...>
         return not filename.startswith("<frozen")
     path = os.path.abspath(filename) if filename else ""
-    return not any(path.startswith(d) for d in _LIBRARY_DIRS)
+    return not any(path.startswith(d) for d in integrity.LIBRARY_DIRS)
 
 
 def _learner_frame(tb: Any) -> traceback.FrameSummary | None:

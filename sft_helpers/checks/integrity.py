@@ -92,7 +92,8 @@ _EARLY: dict[str, str] = {}  # names that already held notebook code when the sn
 _KEYS: dict[str, frozenset[str]] = {}  # module or class path -> the names its namespace had
 _BUILTINS = frozenset(dir(__builtins__) if not isinstance(__builtins__, dict) else __builtins__)
 
-_LIBRARY_DIRS = tuple(
+# Folders of library code (this package, the interpreter, site-packages); core.py uses them too.
+LIBRARY_DIRS = tuple(
     sorted(
         {
             os.path.abspath(p) + os.sep
@@ -122,7 +123,7 @@ def _outside_libraries(filename: str) -> bool:
     if filename.startswith("<"):  # <ipython-input-...>, <stdin>; <string> is exec'd code (dataclasses too)
         return filename.startswith(("<ipython-input", "<stdin>", "<cell"))
     path = os.path.abspath(filename)
-    return not any(path.startswith(d) for d in _LIBRARY_DIRS)
+    return not any(path.startswith(d) for d in LIBRARY_DIRS)
 
 
 def from_notebook(obj: Any) -> bool:

@@ -32,8 +32,9 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from sft_helpers.data.news import split_pool  # the same 70/15/15 cut as the NER data
+
 SIZES = {"train": 2200, "validation": 300, "test": 300}
-SPLIT_SHARES = {"train": 0.7, "validation": 0.15, "test": 0.15}
 UNANSWERABLE_SHARE = 1 / 3  # target share of questions without an answer in the paragraph
 LONG_SHARE = 0.25  # paragraphs padded with filler and extra distractors to > 128 tokens
 KINDS = ("biography", "company", "final", "city")
@@ -142,16 +143,6 @@ class _Paragraph:
         sentence = "".join(out)
         sentence = sentence[0].upper() + sentence[1:]  # a pronoun at the start
         self.text = f"{self.text} {sentence}" if self.text else sentence
-
-
-def split_pool(names: Sequence[str], rng: random.Random) -> dict[str, list[str]]:
-    """Shuffle ``names`` and cut it 70/15/15 into train, validation and test pools."""
-    names = sorted(set(names))
-    rng.shuffle(names)
-    n_train = round(len(names) * SPLIT_SHARES["train"])
-    n_val = round(len(names) * SPLIT_SHARES["validation"])
-    return {"train": names[:n_train], "validation": names[n_train : n_train + n_val],
-            "test": names[n_train + n_val :]}  # fmt: skip
 
 
 class _Names:
